@@ -1,0 +1,425 @@
+//! Redaction of secret values in the source lines the text report quotes.
+//!
+//! The core never puts secret values in its messages, but the text renderer prints source
+//! snippets, and a kubeconfig or a Secret manifest carries credentials on exactly the lines a
+//! finding points at. [`redact_text`] works on a whole file (values span lines: block scalars,
+//! nested mappings, PEM blocks, pretty-printed JSON) and returns it line by line with:
+//!
+//! * the value of any credential-like key (`token`, `bearer_token`, `client-key-data`,
+//!   `client-certificate-data`, `password`, `id-token`, `refresh-token`, `access-token`,
+//!   `secret`, `*-key`, ...) and of `data` / `stringData` in Secret objects replaced by
+//!   `[REDACTED]`, including every more-indented line below such a key;
+//! * PEM private-key blocks, JWTs (`eyJ...`) and GitLab token prefixes (`glrt-`, `glpat-`, ...)
+//!   redacted wherever they appear.
+//!
+//! It errs on the side of hiding too much: a redacted snippet is still useful, a leaked token
+//! is not.
+
+pub const REDACTED: &str = "[REDACTED]";
+
+/// The file's lines, redacted. `lines[i]` is line `i + 1`.
+pub fn redact_text(text: &str) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let secret_docs = secret_documents(&lines);
+    let mut out = Vec::with_capacity(lines.len());
+    // Indentation of a sensitive key whose value continues on more-indented lines.
+    let mut block: Option<usize> = None;
+    let mut in_pem = false;
+    for (i, line) in lines.iter().enumerate() {
+        let indent = indentation(line);
+        let blank = line.trim().is_empty();
+        if let Some(key_indent) = block {
+            if blank || indent > key_indent || closes_json_block(line, indent, key_indent) {
+                out.push(redact_whole(line));
+                if closes_json_block(line, indent, key_indent) {
+                    block = None;
+                }
+                continue;
+            }
+            block = None;
+        }
+        let trimmed = line.trim();
+        if trimmed.starts_with("-----BEGIN") && trimmed.contains("PRIVATE KEY") {
+            in_pem = !trimmed.contains("-----END");
+            out.push(redact_whole(line));
+            continue;
+        }
+        if in_pem {
+            if trimmed.contains("-----END") {
+                in_pem = false;
+            }
+            out.push(redact_whole(line));
+            continue;
+        }
+        let (redacted, opens_block) = redact_line(line, secret_docs[i]);
+        if let Some(key_indent) = opens_block {
+            block = Some(key_indent);
+        }
+        out.push(redact_patterns(&redacted));
+    }
+    out
+}
+
+/// For each line, whether it belongs to a document describing a `Secret`.
+fn secret_documents(lines: &[&str]) -> Vec<bool> {
+    let mut result = vec![false; lines.len()];
+    let mut start = 0;
+    let mut flush = |start: usize, end: usize, result: &mut Vec<bool>| {
+        let is_secret = lines[start..end].iter().any(|l| is_secret_kind(l));
+        for slot in &mut result[start..end] {
+            *slot = is_secret;
+        }
+    };
+    for (i, line) in lines.iter().enumerate() {
+        if line.starts_with("---") || line.starts_with("...") {
+            flush(start, i, &mut result);
+            start = i;
+        }
+    }
+    flush(start, lines.len(), &mut result);
+    result
+}
+
+fn is_secret_kind(line: &str) -> bool {
+    let t = line.trim().trim_start_matches("- ").trim_start_matches('{').trim();
+    let t = t.strip_prefix("\"kind\"").or_else(|| t.strip_prefix("kind")).or_else(|| t.strip_prefix("'kind'"));
+    let Some(rest) = t else {
+        // Flow or minified JSON: `{"kind":"Secret", ...}` anywhere on the line.
+        let compact: String = line.chars().filter(|c| !c.is_whitespace()).collect();
+        return compact.contains("\"kind\":\"Secret\"") || compact.contains("kind:Secret,");
+    };
+    let rest = rest.trim_start();
+    let Some(value) = rest.strip_prefix(':') else {
+        return false;
+    };
+    let value = value.split('#').next().unwrap_or("").trim();
+    let value = value.trim_end_matches(',').trim_matches(|c| c == '"' || c == '\'');
+    value == "Secret"
+}
+
+/// Whether a key names a credential.
+pub fn is_sensitive_key(key: &str, in_secret: bool) -> bool {
+    let k = key.trim().to_ascii_lowercase().replace('_', "-");
+    if in_secret && (k == "data" || k == "stringdata") {
+        return true;
+    }
+    const CONTAINS: &[&str] = &[
+        "token",
+        "password",
+        "passwd",
+        "secret",
+        "private-key",
+        "privatekey",
+        "apikey",
+        "api-key",
+        "client-key",
+        "client-certificate-data",
+        "credential",
+    ];
+    CONTAINS.iter().any(|needle| k.contains(needle))
+        || k.ends_with("-key")
+        || k.ends_with(".key")
+        || k.ends_with("-key-data")
+        || k == "auth"
+}
+
+/// Redacts sensitive `key: value` / `key = value` / `"key": value` pairs on one line. Returns
+/// the line and, if a sensitive key's value continues below (block scalar, nested mapping,
+/// open JSON object or array), that key's indentation.
+fn redact_line(line: &str, in_secret: bool) -> (String, Option<usize>) {
+    let chars: Vec<char> = line.chars().collect();
+    let mut out = String::with_capacity(line.len());
+    let mut i = 0;
+    let mut opens_block = None;
+    while i < chars.len() {
+        // Try to read a key at i: a quoted string or a bare word.
+        let key_start = i;
+        let (key, after_key) = match chars[i] {
+            '"' | '\'' => match read_quoted(&chars, i) {
+                Some((k, end)) => (k, end),
+                None => {
+                    out.extend(&chars[i..]);
+                    break;
+                }
+            },
+            c if is_key_char(c) && (i == 0 || !is_key_char(chars[i - 1])) => {
+                let mut end = i;
+                while end < chars.len() && is_key_char(chars[end]) {
+                    end += 1;
+                }
+                (chars[i..end].iter().collect::<String>(), end)
+            }
+            '#' if i == 0 || chars[i - 1].is_whitespace() => {
+                // A comment: keep as is (a credential in a comment is still caught by patterns).
+                out.extend(&chars[i..]);
+                break;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+                continue;
+            }
+        };
+        // Separator.
+        let mut j = after_key;
+        while j < chars.len() && chars[j] == ' ' {
+            j += 1;
+        }
+        let is_sep = j < chars.len()
+            && (chars[j] == '=' || (chars[j] == ':' && chars.get(j + 1).is_none_or(|c| c.is_whitespace() || *c == '"' || *c == '\'' || *c == '{' || *c == '[')));
+        if !is_sep || !is_sensitive_key(&key, in_secret) {
+            out.extend(&chars[key_start..after_key]);
+            i = after_key;
+            continue;
+        }
+        // Sensitive: copy key and separator, then replace the value.
+        out.extend(&chars[key_start..=j]);
+        let mut v = j + 1;
+        while v < chars.len() && chars[v] == ' ' {
+            out.push(' ');
+            v += 1;
+        }
+        // For `- token: |` the value continues below `token`, not below `-`.
+        let key_indent = key_start;
+        if v >= chars.len() || chars[v] == '#' {
+            // Value on the following, more-indented lines.
+            opens_block = Some(key_indent);
+            out.extend(&chars[v..]);
+            break;
+        }
+        match chars[v] {
+            '|' | '>' => {
+                out.extend(&chars[v..]);
+                opens_block = Some(key_indent);
+                break;
+            }
+            '"' | '\'' => {
+                let quote = chars[v];
+                out.push(quote);
+                out.push_str(REDACTED);
+                out.push(quote);
+                match read_quoted(&chars, v) {
+                    Some((_, end)) => i = end,
+                    None => {
+                        // Unterminated on this line: a multi-line quoted scalar.
+                        opens_block = Some(key_indent);
+                        break;
+                    }
+                }
+            }
+            '{' | '[' => {
+                let (close, open) = if chars[v] == '{' { ('}', '{') } else { (']', '[') };
+                out.push(open);
+                out.push_str(REDACTED);
+                match matching(&chars, v, open, close) {
+                    Some(end) => {
+                        out.push(close);
+                        i = end + 1;
+                    }
+                    None => {
+                        opens_block = Some(key_indent);
+                        break;
+                    }
+                }
+            }
+            _ => {
+                out.push_str(REDACTED);
+                let mut end = v;
+                while end < chars.len()
+                    && !matches!(chars[end], ',' | '}' | ']')
+                    && !(chars[end] == '#' && chars[end - 1].is_whitespace())
+                {
+                    end += 1;
+                }
+                if end < chars.len() && chars[end] == '#' {
+                    out.push(' ');
+                }
+                i = end;
+            }
+        }
+    }
+    (out, opens_block)
+}
+
+fn is_key_char(c: char) -> bool {
+    c.is_alphanumeric() || matches!(c, '-' | '_' | '.')
+}
+
+fn read_quoted(chars: &[char], start: usize) -> Option<(String, usize)> {
+    let quote = chars[start];
+    let mut i = start + 1;
+    let mut s = String::new();
+    while i < chars.len() {
+        let c = chars[i];
+        if quote == '"' && c == '\\' {
+            if let Some(n) = chars.get(i + 1) {
+                s.push(*n);
+            }
+            i += 2;
+            continue;
+        }
+        if c == quote {
+            return Some((s, i + 1));
+        }
+        s.push(c);
+        i += 1;
+    }
+    None
+}
+
+fn matching(chars: &[char], start: usize, open: char, close: char) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = start;
+    while i < chars.len() {
+        match chars[i] {
+            '"' | '\'' => {
+                let (_, end) = read_quoted(chars, i)?;
+                i = end;
+                continue;
+            }
+            c if c == open => depth += 1,
+            c if c == close => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+fn indentation(line: &str) -> usize {
+    line.chars().take_while(|c| *c == ' ' || *c == '\t').count()
+}
+
+/// The closing `}` / `]` of a JSON value opened on a sensitive key's line.
+fn closes_json_block(line: &str, indent: usize, key_indent: usize) -> bool {
+    indent <= key_indent && {
+        let t = line.trim();
+        t.starts_with('}') || t.starts_with(']')
+    }
+}
+
+/// Keeps the indentation, replaces the content.
+fn redact_whole(line: &str) -> String {
+    let indent: String = line.chars().take_while(|c| c.is_whitespace()).collect();
+    if line.trim().is_empty() {
+        return line.to_string();
+    }
+    let t = line.trim();
+    if t.starts_with('}') || t.starts_with(']') {
+        return line.to_string();
+    }
+    format!("{indent}{REDACTED}")
+}
+
+/// JWTs and well-known token prefixes, wherever they appear.
+fn redact_patterns(line: &str) -> String {
+    const PREFIXES: &[&str] = &[
+        "glrt-", "glpat-", "gldt-", "glptt-", "glcbt-", "glsoat-", "glffct-", "gloas-", "GR1348941",
+        "ghp_", "gho_", "github_pat_", "xoxb-", "AKIA",
+    ];
+    let chars: Vec<char> = line.chars().collect();
+    let mut out = String::with_capacity(line.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let boundary = i == 0 || !is_token_char(chars[i - 1]);
+        if boundary {
+            let rest: String = chars[i..chars.len().min(i + 12)].iter().collect();
+            let is_jwt = rest.starts_with("eyJ");
+            let is_prefixed = PREFIXES.iter().any(|p| rest.starts_with(p));
+            if is_jwt || is_prefixed {
+                let mut end = i;
+                while end < chars.len() && is_token_char(chars[end]) {
+                    end += 1;
+                }
+                // Long enough to be a credential, not a word that happens to start that way.
+                if end - i >= 16 {
+                    out.push_str(REDACTED);
+                    i = end;
+                    continue;
+                }
+            }
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    out
+}
+
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '=' | '+' | '/')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(text: &str) -> String {
+        redact_text(text).join("\n")
+    }
+
+    #[test]
+    fn kubeconfig_values() {
+        let text = "users:\n- name: ci\n  user:\n    token: abcdef123456\n    client-key-data: LS0tLS1\n    client-certificate-data: \"Q0VSVA==\"\n";
+        let out = r(text);
+        assert!(!out.contains("abcdef123456"), "{out}");
+        assert!(!out.contains("LS0tLS1"), "{out}");
+        assert!(!out.contains("Q0VSVA=="), "{out}");
+        assert!(out.contains("    token: [REDACTED]"), "{out}");
+        assert!(out.contains("- name: ci"), "{out}");
+    }
+
+    #[test]
+    fn block_scalars_and_nested() {
+        let text = "password: |\n  line1secret\n  line2secret\nname: x\nauth-provider:\n  config:\n    id-token: zzz111\n    refresh-token: yyy222\n";
+        let out = r(text);
+        for s in ["line1secret", "line2secret", "zzz111", "yyy222"] {
+            assert!(!out.contains(s), "{out}");
+        }
+        assert!(out.contains("name: x"));
+    }
+
+    #[test]
+    fn secret_data() {
+        let text = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: runner\ndata:\n  runner-token: c2VjcmV0\n  other: aGVsbG8=\nstringData:\n  plain: hunter2\n---\nkind: ConfigMap\ndata:\n  visible: yes\n";
+        let out = r(text);
+        for s in ["c2VjcmV0", "aGVsbG8=", "hunter2"] {
+            assert!(!out.contains(s), "{out}");
+        }
+        assert!(out.contains("visible: yes"), "{out}");
+        assert!(out.contains("  name: runner"), "{out}");
+    }
+
+    #[test]
+    fn json_and_toml() {
+        let out = r("{\"kind\":\"Config\",\"users\":[{\"user\":{\"token\":\"s3cr3tvalue\",\"x\":1}}]}");
+        assert!(!out.contains("s3cr3tvalue"), "{out}");
+        assert!(out.contains("\"x\":1"), "{out}");
+        let out = r("[[runners]]\n  token = \"glrt-abc\"\n  url = \"https://gitlab.example\"\n");
+        assert!(!out.contains("glrt-abc"), "{out}");
+        assert!(out.contains("url = \"https://gitlab.example\""), "{out}");
+        let out = r("{\n  \"kind\": \"Secret\",\n  \"data\": {\n    \"k\": \"dmFsdWU=\"\n  },\n  \"type\": \"Opaque\"\n}");
+        assert!(!out.contains("dmFsdWU="), "{out}");
+        assert!(out.contains("\"type\": \"Opaque\""), "{out}");
+    }
+
+    #[test]
+    fn patterns_and_pem() {
+        let out = r("note: eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig\nx: glpat-AAAABBBBCCCCDDDD\n");
+        assert!(!out.contains("eyJhbGci"), "{out}");
+        assert!(!out.contains("glpat-AAAA"), "{out}");
+        let out = r("tls.pem: |\n  -----BEGIN RSA PRIVATE KEY-----\n  MIIEsecret\n  -----END RSA PRIVATE KEY-----\nok: 1\n");
+        assert!(!out.contains("MIIEsecret"), "{out}");
+        assert!(out.contains("ok: 1"));
+    }
+
+    #[test]
+    fn rbac_lines_stay_readable() {
+        let text = "rules:\n- apiGroups: [\"\"]\n  resources: [\"secrets\", \"pods\"]\n  verbs: [\"get\", \"*\"]\n";
+        assert_eq!(r(text), text.trim_end());
+    }
+}

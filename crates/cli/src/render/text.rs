@@ -1,0 +1,264 @@
+//! rustc-style text report.
+
+use super::{acceptance_text, check_name, Context};
+use crate::redact::redact_text;
+use rbac_gate_core::report::{FileError, Finding, Report, Severity};
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+struct Style {
+    color: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn severity(&self, severity: Severity, text: &str) -> String {
+        let code = match severity {
+            Severity::Critical => "1;35",
+            Severity::High => "1;31",
+            Severity::Medium => "1;33",
+            Severity::Low => "1;36",
+            Severity::Info => "1;34",
+        };
+        self.paint(code, text)
+    }
+
+    fn gutter(&self, text: &str) -> String {
+        self.paint("1;34", text)
+    }
+
+    fn bold(&self, text: &str) -> String {
+        self.paint("1", text)
+    }
+}
+
+pub fn render(ctx: &Context<'_>) -> String {
+    let report = ctx.report;
+    let style = Style { color: ctx.color };
+    let mut out = String::new();
+    if ctx.quiet {
+        if report.verdict != "pass" {
+            out.push_str(&summary(report, &style));
+            out.push('\n');
+        }
+        return out;
+    }
+    let mut snippets = Snippets {
+        texts: ctx
+            .sources
+            .iter()
+            .filter(|s| s.read_error.is_none())
+            .map(|s| (s.path.as_str(), s.text.as_str()))
+            .collect(),
+        redacted: HashMap::new(),
+    };
+    for finding in &report.findings {
+        render_finding(&mut out, finding, &mut snippets, &style);
+    }
+    for error in &report.errors {
+        render_error(&mut out, error, &mut snippets, &style);
+    }
+    if report.counts.skipped > 0 && !report.skipped_kinds.is_empty() {
+        let kinds: Vec<String> = report
+            .skipped_kinds
+            .iter()
+            .map(|(kind, n)| format!("{n} {}", clean(kind)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "{}: {} object(s) of kinds the gate does not judge: {}",
+            style.bold("note"),
+            report.counts.skipped,
+            kinds.join(", ")
+        );
+    }
+    out.push_str(&summary(report, &style));
+    out.push('\n');
+    out
+}
+
+struct Snippets<'a> {
+    texts: HashMap<&'a str, &'a str>,
+    redacted: HashMap<String, Vec<String>>,
+}
+
+impl Snippets<'_> {
+    /// Line `line` (1-based) of `path`, redacted, if the host has the text.
+    fn line(&mut self, path: &str, line: u32) -> Option<String> {
+        let index = usize::try_from(line).ok()?.checked_sub(1)?;
+        if !self.redacted.contains_key(path) {
+            let text = self.texts.get(path)?;
+            self.redacted.insert(path.to_string(), redact_text(text));
+        }
+        self.redacted.get(path)?.get(index).cloned()
+    }
+}
+
+fn render_finding(out: &mut String, f: &Finding, snippets: &mut Snippets<'_>, style: &Style) {
+    let width = digits(f.line);
+    let pad = " ".repeat(width);
+    let label = format!("{}[{}]", f.severity.as_str(), check_name(&f.code, &f.rule));
+    let accepted = if f.accepted.is_some() {
+        format!("{} ", style.paint("1;32", "accepted"))
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        out,
+        "{accepted}{}: {}",
+        style.severity(f.severity, &clean(&label)),
+        style.bold(&clean(&f.message))
+    );
+    let _ = writeln!(
+        out,
+        "{pad}{} {}:{}:{}",
+        style.gutter("-->"),
+        clean(&f.path),
+        f.line,
+        f.column
+    );
+    snippet(out, &pad, &f.path, f.line, f.column, snippets, style);
+    let note = |out: &mut String, label: &str, text: &str| {
+        let _ = writeln!(out, "{pad} {} {label}: {}", style.gutter("="), clean(text));
+    };
+    if let Some(object) = &f.object {
+        note(out, "object", object);
+    }
+    if let Some(identity) = &f.identity {
+        note(out, "identity", identity);
+    }
+    if !f.steps.is_empty() {
+        let _ = writeln!(out, "{pad} {} escalation:", style.gutter("="));
+        for (i, step) in f.steps.iter().enumerate() {
+            let _ = writeln!(out, "{pad}     {}. {}", i + 1, clean(step));
+        }
+    }
+    if !f.help.is_empty() {
+        note(out, "help", &f.help);
+    }
+    if let Some(acceptance) = &f.accepted {
+        let _ = writeln!(
+            out,
+            "{pad} {} {}",
+            style.gutter("="),
+            clean(&acceptance_text(acceptance))
+        );
+    }
+    out.push('\n');
+}
+
+fn render_error(out: &mut String, e: &FileError, snippets: &mut Snippets<'_>, style: &Style) {
+    let location = match (e.line, e.column) {
+        (Some(line), Some(col)) => format!("{}:{line}:{col}", e.path),
+        (Some(line), None) => format!("{}:{line}", e.path),
+        _ => e.path.clone(),
+    };
+    let _ = writeln!(
+        out,
+        "{}: {}: {}",
+        style.paint("1;31", "error"),
+        clean(&location),
+        style.bold(&clean(&e.message))
+    );
+    if let Some(line) = e.line.filter(|l| *l > 0) {
+        let pad = " ".repeat(digits(line));
+        let mut block = String::new();
+        if snippet(&mut block, &pad, &e.path, line, e.column.unwrap_or(0), snippets, style) {
+            out.push_str(&block);
+        }
+    }
+    out.push('\n');
+}
+
+/// Writes the ` |`, numbered line and caret lines; returns whether there was a line to show.
+fn snippet(
+    out: &mut String,
+    pad: &str,
+    path: &str,
+    line: u32,
+    column: u32,
+    snippets: &mut Snippets<'_>,
+    style: &Style,
+) -> bool {
+    let Some(text) = snippets.line(path, line) else {
+        return false;
+    };
+    let text = clean(&text);
+    let bar = style.gutter("|");
+    let _ = writeln!(out, "{pad} {bar}");
+    let _ = writeln!(out, "{} {bar} {}", style.gutter(&line.to_string()), text);
+    if column > 0 {
+        let before: String = text
+            .chars()
+            .take(column as usize - 1)
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
+        let _ = writeln!(out, "{pad} {bar} {before}{}", style.paint("1;31", "^"));
+    }
+    true
+}
+
+fn summary(report: &Report, style: &Style) -> String {
+    let active: Vec<&Finding> = report.findings.iter().filter(|f| f.accepted.is_none()).collect();
+    let accepted = report.findings.len() - active.len();
+    let mut parts = Vec::new();
+    for severity in Severity::ALL.iter().rev() {
+        let n = active.iter().filter(|f| f.severity == *severity).count();
+        if n > 0 {
+            parts.push(format!("{n} {}", severity.as_str()));
+        }
+    }
+    let findings = plural(active.len(), "finding");
+    let findings = if parts.is_empty() {
+        findings
+    } else {
+        format!("{findings} ({})", parts.join(", "))
+    };
+    let exit = report.exit_code();
+    let verdict = match exit {
+        0 => style.paint("1;32", "PASS"),
+        1 => style.paint("1;31", "FAIL"),
+        _ => style.paint("1;31", "ERROR"),
+    };
+    format!(
+        "rbac-gate: {findings}, {accepted} accepted, {}; fail-on {}: {verdict} (exit {exit})",
+        plural(report.errors.len(), "error"),
+        report.fail_on.as_str(),
+    )
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+fn digits(n: u32) -> usize {
+    n.max(1).to_string().len()
+}
+
+/// Neutralises terminal control characters that could come from input files (object names,
+/// snippets): an escape sequence in a manifest must not drive the reader's terminal.
+pub fn clean(text: &str) -> String {
+    if !text.chars().any(|c| c.is_control() && c != '\t') {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\t' {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,532 @@
+//! The wasmtime sandbox that runs the policy module.
+//!
+//! Every evaluation gets a fresh [`Store`] and instance, bounded four ways: fuel (a
+//! deterministic instruction budget), an epoch deadline (wall clock, driven by a ticker thread),
+//! a linear-memory cap (traps instead of failing `memory.grow`) and an explicit wasm stack
+//! limit. The module must import nothing and export the ABI described in the policy crate;
+//! everything read back from its memory is bounds-checked. Any failure is a [`PolicyError`]
+//! naming the limit, which the CLI turns into exit code 2, never a pass.
+
+use crate::cache::{self, CacheOutcome};
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use wasmtime::{
+    Config, Engine, ExternType, Instance, Module, ResourceLimiter, Store, StoreLimits,
+    StoreLimitsBuilder, Trap, TypedFunc, ValType,
+};
+
+/// The policy module built from `crates/policy`, embedded at build time (see `build.rs`).
+pub static EMBEDDED_MODULE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/policy.wasm"));
+
+/// The wasmtime this host is built against (pinned with `=` in the workspace manifest; a test
+/// checks the two agree). Part of the compiled-module cache key.
+pub const WASMTIME_VERSION: &str = "48.0.8";
+
+const MIB: u64 = 1024 * 1024;
+
+/// Resource limits of one evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Fuel units (about one per wasm instruction).
+    pub fuel: u64,
+    /// Wall-clock deadline of one evaluation.
+    pub timeout: Duration,
+    /// Linear-memory cap in bytes. `None`: [`Limits::memory_for`] picks one from the input.
+    pub max_memory: Option<u64>,
+    /// Native stack the wasm code may use.
+    pub max_wasm_stack: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            // A 10,000-object dump needs a small fraction of this; the budget exists to stop
+            // runaway modules deterministically.
+            fuel: 400_000_000_000,
+            timeout: Duration::from_secs(120),
+            max_memory: None,
+            max_wasm_stack: 8 * MIB as usize,
+        }
+    }
+}
+
+impl Limits {
+    /// Default memory cap: 1 GiB, plus 8 bytes per request byte for big inputs (the request,
+    /// its parsed form and the YAML trees all live in linear memory), at most 4 GiB (wasm32).
+    pub fn memory_for(&self, request_len: usize) -> u64 {
+        self.max_memory.unwrap_or_else(|| {
+            let scaled = 1024 * MIB + 8 * request_len as u64;
+            scaled.min(4096 * MIB)
+        })
+    }
+}
+
+/// Why an evaluation produced no report. The display text names the limit that was hit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyError {
+    /// The module could not be read, compiled or does not implement the ABI.
+    Load(String),
+    /// `rbac_abi_version` returned something else than this host speaks.
+    AbiVersion { found: u32, expected: u32 },
+    /// The module broke the ABI at run time (bad pointers, invalid UTF-8, not JSON).
+    Abi(String),
+    OutOfFuel { fuel: u64 },
+    Deadline { timeout: Duration },
+    MemoryCap { limit: u64 },
+    StackOverflow { limit: usize },
+    Trap(String),
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PolicyError::Load(msg) => write!(f, "cannot load policy module: {msg}"),
+            PolicyError::AbiVersion { found, expected } => write!(
+                f,
+                "policy module ABI version mismatch: module speaks version {found}, this host \
+                 needs version {expected}"
+            ),
+            PolicyError::Abi(msg) => write!(f, "policy module broke the ABI: {msg}"),
+            PolicyError::OutOfFuel { fuel } => write!(
+                f,
+                "policy module stopped: fuel exhausted (limit {fuel} units; raise with --fuel)"
+            ),
+            PolicyError::Deadline { timeout } => write!(
+                f,
+                "policy module stopped: deadline exceeded (limit {} ms; raise with --timeout-ms)",
+                timeout.as_millis()
+            ),
+            PolicyError::MemoryCap { limit } => write!(
+                f,
+                "policy module stopped: memory cap reached (limit {} MiB; raise with \
+                 --max-memory-mb)",
+                limit / MIB
+            ),
+            PolicyError::StackOverflow { limit } => write!(
+                f,
+                "policy module stopped: trap: wasm stack exhausted (limit {} KiB)",
+                limit / 1024
+            ),
+            PolicyError::Trap(msg) => write!(f, "policy module stopped: trap: {msg}"),
+        }
+    }
+}
+
+impl std::error::Error for PolicyError {}
+
+/// Where the module came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Embedded,
+    File(PathBuf),
+}
+
+/// Timing and cache details of loading, for `RBAC_GATE_TIMINGS`.
+#[derive(Debug, Clone)]
+pub struct LoadInfo {
+    pub cache: CacheOutcome,
+    pub elapsed: Duration,
+}
+
+/// A compiled, validated policy module.
+pub struct Policy {
+    engine: Engine,
+    module: Module,
+    sha256: String,
+    origin: Origin,
+    limits: Limits,
+    load_info: LoadInfo,
+}
+
+/// Exports every policy module must have, with their signatures.
+const REQUIRED_EXPORTS: &[(&str, &[ValType], &[ValType])] = &[
+    ("rbac_abi_version", &[], &[ValType::I32]),
+    ("rbac_alloc", &[ValType::I32], &[ValType::I32]),
+    ("rbac_dealloc", &[ValType::I32, ValType::I32], &[]),
+    ("rbac_evaluate", &[ValType::I32, ValType::I32], &[ValType::I64]),
+];
+
+impl Policy {
+    /// Loads the embedded module.
+    pub fn embedded(limits: Limits, cache_dir: Option<&Path>) -> Result<Policy, PolicyError> {
+        Policy::from_bytes(EMBEDDED_MODULE, Origin::Embedded, limits, cache_dir)
+    }
+
+    /// Loads a module (binary `.wasm`, or `.wat` text) from a file.
+    pub fn from_file(
+        path: &Path,
+        limits: Limits,
+        cache_dir: Option<&Path>,
+    ) -> Result<Policy, PolicyError> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| PolicyError::Load(format!("{}: {e}", path.display())))?;
+        Policy::from_bytes(&bytes, Origin::File(path.to_path_buf()), limits, cache_dir)
+    }
+
+    pub fn from_bytes(
+        bytes: &[u8],
+        origin: Origin,
+        limits: Limits,
+        cache_dir: Option<&Path>,
+    ) -> Result<Policy, PolicyError> {
+        let start = Instant::now();
+        let engine = new_engine(&limits)?;
+        let digest: [u8; 32] = Sha256::digest(bytes).into();
+        let sha256 = hex(&digest);
+        let (module, outcome) = cache::load_or_compile(&engine, bytes, &digest, cache_dir)
+            .map_err(|e| PolicyError::Load(format!("{e:#}")))?;
+        validate_interface(&module)?;
+        Ok(Policy {
+            engine,
+            module,
+            sha256,
+            origin,
+            limits,
+            load_info: LoadInfo {
+                cache: outcome,
+                elapsed: start.elapsed(),
+            },
+        })
+    }
+
+    /// Hex SHA-256 of the module bytes (as embedded or as read from `--policy`).
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    pub fn load_info(&self) -> &LoadInfo {
+        &self.load_info
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Runs one JSON request in a fresh sandbox and returns the module's JSON response.
+    pub fn evaluate(&self, request: &str) -> Result<Evaluation, PolicyError> {
+        // Wasm frames run on the calling thread's native stack; give them a thread whose stack
+        // comfortably exceeds `max_wasm_stack` so the limit, not the OS, stops deep recursion.
+        let stack = self.limits.max_wasm_stack.saturating_add(16 * MIB as usize);
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("rbac-gate-policy".into())
+                .stack_size(stack)
+                .spawn_scoped(scope, || self.evaluate_here(request))
+                .map_err(|e| PolicyError::Load(format!("cannot start evaluation thread: {e}")))?
+                .join()
+                .unwrap_or_else(|_| {
+                    Err(PolicyError::Trap(
+                        "the evaluation thread panicked".to_string(),
+                    ))
+                })
+        })
+    }
+
+    fn evaluate_here(&self, request: &str) -> Result<Evaluation, PolicyError> {
+        let start = Instant::now();
+        let memory_limit = self.limits.memory_for(request.len());
+        let mut store = Store::new(
+            &self.engine,
+            Limiter {
+                inner: StoreLimitsBuilder::new()
+                    .memory_size(usize::try_from(memory_limit).unwrap_or(usize::MAX))
+                    .memories(1)
+                    .tables(4)
+                    .table_elements(1_000_000)
+                    .instances(1)
+                    .trap_on_grow_failure(true)
+                    .build(),
+                hit: false,
+            },
+        );
+        store.limiter(|state| state);
+        store
+            .set_fuel(self.limits.fuel)
+            .map_err(|e| PolicyError::Load(format!("cannot set fuel: {e}")))?;
+
+        let ticker = Ticker::start(&self.engine, self.limits.timeout)?;
+        store.set_epoch_deadline(ticker.deadline_ticks);
+        let result = self.run(&mut store, request, memory_limit);
+        drop(ticker);
+
+        let fuel_used = self
+            .limits
+            .fuel
+            .saturating_sub(store.get_fuel().unwrap_or(0));
+        result.map(|json| Evaluation {
+            json,
+            fuel_used,
+            elapsed: start.elapsed(),
+        })
+    }
+
+    fn run(
+        &self,
+        store: &mut Store<Limiter>,
+        request: &str,
+        memory_limit: u64,
+    ) -> Result<String, PolicyError> {
+        let classify = |store: &Store<Limiter>, e: wasmtime::Error| -> PolicyError {
+            self.classify(store.data().hit, memory_limit, &e)
+        };
+        let instance = Instance::new(&mut *store, &self.module, &[])
+            .map_err(|e| classify(store, e))?;
+        let memory = instance
+            .get_memory(&mut *store, "memory")
+            .ok_or_else(|| PolicyError::Load("the module exports no `memory`".into()))?;
+        let abi: TypedFunc<(), u32> = typed(&instance, store, "rbac_abi_version")?;
+        let alloc: TypedFunc<u32, u32> = typed(&instance, store, "rbac_alloc")?;
+        let evaluate: TypedFunc<(u32, u32), u64> = typed(&instance, store, "rbac_evaluate")?;
+
+        let found = abi.call(&mut *store, ()).map_err(|e| classify(store, e))?;
+        if found != rbac_gate_core::ABI_VERSION {
+            return Err(PolicyError::AbiVersion {
+                found,
+                expected: rbac_gate_core::ABI_VERSION,
+            });
+        }
+
+        let len = u32::try_from(request.len()).map_err(|_| PolicyError::MemoryCap {
+            limit: memory_limit,
+        })?;
+        let ptr = alloc.call(&mut *store, len).map_err(|e| classify(store, e))?;
+        if ptr == 0 && len > 0 {
+            return Err(if store.data().hit {
+                PolicyError::MemoryCap {
+                    limit: memory_limit,
+                }
+            } else {
+                PolicyError::Abi(format!("rbac_alloc({len}) returned a null pointer"))
+            });
+        }
+        memory
+            .write(&mut *store, ptr as usize, request.as_bytes())
+            .map_err(|_| {
+                PolicyError::Abi(format!(
+                    "rbac_alloc({len}) returned {ptr:#x}, outside the module's memory"
+                ))
+            })?;
+
+        let packed = evaluate
+            .call(&mut *store, (ptr, len))
+            .map_err(|e| classify(store, e))?;
+        let out_ptr = (packed >> 32) as usize;
+        let out_len = (packed & 0xffff_ffff) as usize;
+        let bytes = out_ptr
+            .checked_add(out_len)
+            .and_then(|end| memory.data(&*store).get(out_ptr..end))
+            .ok_or_else(|| {
+                PolicyError::Abi(format!(
+                    "rbac_evaluate returned {out_len} bytes at {out_ptr:#x}, outside the \
+                     module's memory ({} bytes)",
+                    memory.data_size(&*store)
+                ))
+            })?;
+        let text = std::str::from_utf8(bytes)
+            .map_err(|e| PolicyError::Abi(format!("the response is not UTF-8: {e}")))?;
+        Ok(text.to_string())
+    }
+
+    fn classify(&self, memory_hit: bool, memory_limit: u64, error: &wasmtime::Error) -> PolicyError {
+        if memory_hit {
+            return PolicyError::MemoryCap {
+                limit: memory_limit,
+            };
+        }
+        match error.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => PolicyError::OutOfFuel {
+                fuel: self.limits.fuel,
+            },
+            Some(Trap::Interrupt) => PolicyError::Deadline {
+                timeout: self.limits.timeout,
+            },
+            Some(Trap::StackOverflow) => PolicyError::StackOverflow {
+                limit: self.limits.max_wasm_stack,
+            },
+            Some(Trap::UnreachableCodeReached) => PolicyError::Trap(
+                "wasm `unreachable` executed (the policy module panicked or aborted)".into(),
+            ),
+            Some(trap) => PolicyError::Trap(trap.to_string()),
+            None => PolicyError::Trap(format!("{error:#}")),
+        }
+    }
+}
+
+/// The result of one evaluation.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    /// The module's JSON response, exactly as it produced it.
+    pub json: String,
+    pub fuel_used: u64,
+    pub elapsed: Duration,
+}
+
+fn typed<P, R>(
+    instance: &Instance,
+    store: &mut Store<Limiter>,
+    name: &str,
+) -> Result<TypedFunc<P, R>, PolicyError>
+where
+    P: wasmtime::WasmParams,
+    R: wasmtime::WasmResults,
+{
+    instance
+        .get_typed_func::<P, R>(&mut *store, name)
+        .map_err(|e| PolicyError::Load(format!("export `{name}`: {e}")))
+}
+
+fn new_engine(limits: &Limits) -> Result<Engine, PolicyError> {
+    let mut config = Config::new();
+    config
+        .consume_fuel(true)
+        .epoch_interruption(true)
+        .max_wasm_stack(limits.max_wasm_stack)
+        .cranelift_opt_level(wasmtime::OptLevel::Speed);
+    Engine::new(&config).map_err(|e| PolicyError::Load(format!("wasmtime engine: {e:#}")))
+}
+
+/// Checks the module's imports and exports before anything runs.
+fn validate_interface(module: &Module) -> Result<(), PolicyError> {
+    if let Some(import) = module.imports().next() {
+        return Err(PolicyError::Load(format!(
+            "the module imports `{}::{}`; a policy module must import nothing",
+            import.module(),
+            import.name()
+        )));
+    }
+    match module.get_export("memory") {
+        Some(ExternType::Memory(memory)) if !memory.is_64() && !memory.is_shared() => {}
+        Some(_) => {
+            return Err(PolicyError::Load(
+                "export `memory` must be a 32-bit, non-shared linear memory".into(),
+            ))
+        }
+        None => return Err(PolicyError::Load("the module exports no `memory`".into())),
+    }
+    for (name, params, results) in REQUIRED_EXPORTS {
+        let Some(ExternType::Func(ty)) = module.get_export(name) else {
+            return Err(PolicyError::Load(format!(
+                "the module does not export function `{name}` (not an rbac-gate policy module?)"
+            )));
+        };
+        let same = |found: &mut dyn ExactSizeIterator<Item = ValType>, want: &[ValType]| {
+            found.len() == want.len()
+                && found
+                    .zip(want.iter())
+                    .all(|(a, b)| ValType::eq(&a, b))
+        };
+        if !same(&mut ty.params(), params) || !same(&mut ty.results(), results) {
+            return Err(PolicyError::Load(format!(
+                "export `{name}` has signature {ty}, expected params {params:?} results {results:?}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Store data: wasmtime's limits plus a flag recording that the memory cap was hit, so the
+/// resulting trap can be reported as "memory cap" whatever shape it takes.
+struct Limiter {
+    inner: StoreLimits,
+    hit: bool,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let verdict = self.inner.memory_growing(current, desired, maximum);
+        if !matches!(verdict, Ok(true)) {
+            self.hit = true;
+        }
+        verdict
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.hit = true;
+        self.inner.memory_grow_failed(error)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.inner.table_growing(current, desired, maximum)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.inner.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.inner.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.inner.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.inner.memories()
+    }
+}
+
+/// Background thread advancing the engine's epoch while one evaluation runs.
+struct Ticker {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    deadline_ticks: u64,
+}
+
+impl Ticker {
+    fn start(engine: &Engine, timeout: Duration) -> Result<Ticker, PolicyError> {
+        // About 100 ticks per deadline, between 1 ms and 100 ms each.
+        let tick = (timeout / 100).clamp(Duration::from_millis(1), Duration::from_millis(100));
+        let deadline_ticks =
+            u64::try_from(timeout.as_nanos().div_ceil(tick.as_nanos().max(1))).unwrap_or(u64::MAX);
+        let (stop, stopped) = mpsc::channel::<()>();
+        let engine = engine.clone();
+        let thread = std::thread::Builder::new()
+            .name("rbac-gate-epoch".into())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(tick) {
+                    engine.increment_epoch();
+                }
+            })
+            .map_err(|e| PolicyError::Load(format!("cannot start the deadline thread: {e}")))?;
+        Ok(Ticker {
+            stop: Some(stop),
+            thread: Some(thread),
+            deadline_ticks: deadline_ticks.max(1),
+        })
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}

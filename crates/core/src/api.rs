@@ -1,0 +1,92 @@
+//! The JSON request/response protocol shared by the policy module (wasmtime), the browser build
+//! and native callers. Everything a host passes in is here: no filesystem, clock or environment.
+
+use crate::report::{FileError, Report, Severity};
+use crate::rules::RuleDoc;
+use serde::{Deserialize, Serialize};
+
+/// Version of the request/response protocol (also exported by the policy module).
+pub const ABI_VERSION: u32 = 1;
+
+/// One input file, as the host read it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    /// Path as it should appear in the report (relative to the working directory, or `-`).
+    pub path: String,
+    pub text: String,
+    /// Set by the host when the file could not be read (I/O error, invalid UTF-8, too large):
+    /// the core reports it as a file error so every host fails closed the same way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_error: Option<String>,
+}
+
+impl Source {
+    pub fn new(path: impl Into<String>, text: impl Into<String>) -> Self {
+        Source {
+            path: path.into(),
+            text: text.into(),
+            read_error: None,
+        }
+    }
+}
+
+/// What the host knows and the core must not look up itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Options {
+    /// The `.rbac-gate.yaml` file, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<Source>,
+    /// `--fail-on`; overrides the config file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_on: Option<Severity>,
+    /// Today's date, `YYYY-MM-DD`, for justification and exception expiry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub today: Option<String>,
+    /// `--runner-version X.Y`; overrides the config file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner_version: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+pub enum Request {
+    Check {
+        sources: Vec<Source>,
+        #[serde(default)]
+        options: Options,
+    },
+    Rules,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Response {
+    Report(Box<Report>),
+    Rules(Vec<RuleDoc>),
+}
+
+/// Handles one JSON request. Never panics on bad input: a malformed request becomes a report
+/// with an error (verdict `error`, exit 2).
+pub fn handle_json(request: &str) -> String {
+    let response = match serde_json::from_str::<Request>(request) {
+        Ok(Request::Check { sources, options }) => {
+            Response::Report(Box::new(crate::check(&sources, &options)))
+        }
+        Ok(Request::Rules) => Response::Rules(crate::rules::docs()),
+        Err(e) => {
+            let mut report = crate::check(&[], &Options::default());
+            report.errors.push(FileError {
+                path: "<request>".to_string(),
+                line: Some(u32::try_from(e.line()).unwrap_or(0)),
+                column: Some(u32::try_from(e.column()).unwrap_or(0)),
+                message: format!("malformed policy request: {e}"),
+            });
+            report.counts.errors = report.errors.len();
+            report.verdict = "error".to_string();
+            Response::Report(Box::new(report))
+        }
+    };
+    serde_json::to_string(&response).unwrap_or_else(|e| {
+        format!("{{\"schema\":\"rbac-gate/report/v1\",\"verdict\":\"error\",\"serialize_error\":\"{e}\"}}")
+    })
+}

@@ -1,0 +1,507 @@
+//! The RBAC authorizer, as Kubernetes applies it.
+//!
+//! * Rules match by exact strings, `*`, and `*/subresource` (`pods/*` is not a wildcard).
+//! * An empty `resourceNames` means every name.
+//! * A Role grants only in its namespace; a RoleBinding to a ClusterRole grants only in the
+//!   binding's namespace; a ClusterRoleBinding grants everywhere.
+//! * Cluster-scoped resources in a namespaced grant give nothing, with one exception: the `bind`
+//!   check for a RoleBinding to a ClusterRole is made in the binding's namespace, so `bind` on
+//!   `clusterroles` in a Role counts there.
+//! * `nonResourceURLs` count only through a ClusterRoleBinding.
+//! * `roleRef.apiGroup` empty defaults to `rbac.authorization.k8s.io`; anything else is invalid.
+//! * Aggregated ClusterRoles hold the union of the selected roles' rules.
+
+pub mod resources;
+
+use crate::model::{
+    Binding, BindingKind, Inventory, Loc, Origin, PolicyRule, Role, RoleKind, SubjectKind,
+};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The release whose built-in ClusterRoles are shipped.
+pub const BUILTIN_RELEASE: &str = "Kubernetes v1.34";
+const BUILTIN_YAML: &str = include_str!("builtin.yaml");
+pub const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Scope {
+    Cluster,
+    Namespace(String),
+}
+
+impl Scope {
+    pub fn display(&self) -> String {
+        match self {
+            Scope::Cluster => "cluster-wide".to_string(),
+            Scope::Namespace(ns) => format!("namespace `{ns}`"),
+        }
+    }
+
+    pub fn covers(&self, namespace: Option<&str>) -> bool {
+        match (self, namespace) {
+            (Scope::Cluster, _) => true,
+            (Scope::Namespace(a), Some(b)) => a == b,
+            (Scope::Namespace(_), None) => false,
+        }
+    }
+}
+
+/// Who is asking. Service accounts are also users `system:serviceaccount:NS:NAME` and members
+/// of `system:serviceaccounts`, `system:serviceaccounts:NS` and `system:authenticated`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Identity {
+    ServiceAccount { namespace: String, name: String },
+    User(String),
+    Group(String),
+}
+
+impl Identity {
+    pub fn sa(namespace: &str, name: &str) -> Identity {
+        Identity::ServiceAccount {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        }
+    }
+
+    pub fn id(&self) -> String {
+        match self {
+            Identity::ServiceAccount { namespace, name } => {
+                format!("system:serviceaccount:{namespace}:{name}")
+            }
+            Identity::User(u) => format!("user:{u}"),
+            Identity::Group(g) => format!("group:{g}"),
+        }
+    }
+
+    /// Groups whose members include every (authenticated or not) caller.
+    pub fn is_broad_group(&self) -> bool {
+        matches!(self, Identity::Group(g) if matches!(g.as_str(),
+            "system:authenticated" | "system:unauthenticated" | "system:serviceaccounts")
+            || g.starts_with("system:serviceaccounts:"))
+    }
+
+    fn from_user(name: &str) -> Identity {
+        match name.strip_prefix("system:serviceaccount:").and_then(|r| r.split_once(':')) {
+            Some((ns, n)) => Identity::sa(ns, n),
+            None => Identity::User(name.to_string()),
+        }
+    }
+}
+
+/// One binding (or, for an unbound role, a hypothetical one) giving a role's rules in a scope.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub role: usize,
+    pub binding: Option<usize>,
+    pub scope: Scope,
+    /// Subjects the grant reaches (empty for hypothetical grants).
+    pub subjects: Vec<Identity>,
+}
+
+impl Grant {
+    pub fn hypothetical(&self) -> bool {
+        self.binding.is_none()
+    }
+}
+
+/// Resolution problems of a binding, reported by the hygiene rules.
+#[derive(Debug, Clone)]
+pub enum BindingProblem {
+    Dangling,
+    InvalidApiGroup,
+    ClusterRoleBindingToRole,
+}
+
+#[derive(Debug, Default)]
+pub struct Authz {
+    pub grants: Vec<Grant>,
+    pub binding_problems: Vec<(usize, BindingProblem)>,
+    pub identities: BTreeSet<Identity>,
+    by_identity: BTreeMap<Identity, Vec<usize>>,
+    broad: Vec<(Identity, Vec<usize>)>,
+}
+
+pub fn verb_matches(rule: &PolicyRule, verb: &str) -> bool {
+    rule.verbs.iter().any(|v| v == "*" || v == verb)
+}
+
+pub fn group_matches(rule: &PolicyRule, group: &str) -> bool {
+    rule.api_groups.iter().any(|g| g == "*" || g == group)
+}
+
+pub fn resource_matches(rule: &PolicyRule, resource: &str) -> bool {
+    let sub = resource.split_once('/').map(|(_, s)| s);
+    rule.resources.iter().any(|r| {
+        r == "*"
+            || r == resource
+            || sub.is_some_and(|s| r.strip_prefix("*/") == Some(s))
+    })
+}
+
+pub fn name_matches(rule: &PolicyRule, name: Option<&str>) -> bool {
+    rule.resource_names.is_empty() || name.is_some_and(|n| rule.resource_names.iter().any(|r| r == n))
+}
+
+/// Whether `rule`, granted in `scope`, authorizes `verb` on `group`/`resource` (named `name`,
+/// `None` for any/collection requests).
+pub fn rule_allows(
+    scope: &Scope,
+    rule: &PolicyRule,
+    verb: &str,
+    group: &str,
+    resource: &str,
+    name: Option<&str>,
+) -> bool {
+    if rule.resources.is_empty() || !rule.non_resource_urls.is_empty() && rule.resources.is_empty() {
+        return false;
+    }
+    if !(verb_matches(rule, verb)
+        && group_matches(rule, group)
+        && resource_matches(rule, resource)
+        && name_matches(rule, name))
+    {
+        return false;
+    }
+    match scope {
+        Scope::Cluster => true,
+        Scope::Namespace(_) => {
+            let namespaced = resources::namespaced(group, resource).unwrap_or(true);
+            namespaced
+                || (verb == "bind" && group == RBAC_GROUP && resource == "clusterroles")
+        }
+    }
+}
+
+fn load_builtins() -> Vec<Role> {
+    let sources = [crate::api::Source::new("<builtin>", BUILTIN_YAML)];
+    let inv = crate::model::build(&sources);
+    inv.roles
+        .into_iter()
+        .map(|mut r| {
+            r.meta.origin = Origin::Builtin;
+            r.meta.loc.file = usize::MAX;
+            r
+        })
+        .collect()
+}
+
+/// Adds referenced built-in ClusterRoles that the inputs do not define, and expands aggregation.
+pub fn complete_roles(inv: &mut Inventory) {
+    let defined: BTreeSet<String> = inv
+        .roles
+        .iter()
+        .filter(|r| r.kind == RoleKind::ClusterRole)
+        .map(|r| r.meta.name.clone())
+        .collect();
+    let wanted: BTreeSet<String> = inv
+        .bindings
+        .iter()
+        .filter(|b| b.role_ref.kind == "ClusterRole" && !defined.contains(&b.role_ref.name))
+        .map(|b| b.role_ref.name.clone())
+        .collect();
+    if !wanted.is_empty() {
+        for role in load_builtins() {
+            if wanted.contains(&role.meta.name) {
+                inv.roles.push(role);
+            }
+        }
+    }
+    aggregate(&mut inv.roles);
+}
+
+/// The clusterrole-aggregation controller: an aggregated role's rules are the union of the rules
+/// of every ClusterRole its selectors match (its own `rules` are overwritten). Iterated to a
+/// fixpoint so that aggregation of aggregated roles settles; each round is O(roles²).
+fn aggregate(roles: &mut [Role]) {
+    let aggregated: Vec<usize> = (0..roles.len())
+        .filter(|&i| roles[i].aggregation.is_some() && roles[i].kind == RoleKind::ClusterRole)
+        .collect();
+    if aggregated.is_empty() {
+        return;
+    }
+    for _round in 0..8 {
+        let mut changed = false;
+        for &i in &aggregated {
+            let selectors = roles[i].aggregation.clone().unwrap_or_default();
+            let sources: Vec<usize> = (0..roles.len())
+                .filter(|&j| {
+                    j != i
+                        && roles[j].kind == RoleKind::ClusterRole
+                        && selectors.iter().any(|s| s.matches(&roles[j].meta.labels))
+                })
+                .collect();
+            let rules: Vec<PolicyRule> = sources
+                .iter()
+                .flat_map(|&j| roles[j].rules.clone())
+                .collect();
+            if sources != roles[i].aggregated_from || rules.len() != roles[i].rules.len() {
+                changed = true;
+                roles[i].aggregated_from = sources;
+                roles[i].rules = rules;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+}
+
+fn resolve_role(inv: &Inventory, b: &Binding) -> Result<usize, BindingProblem> {
+    let group = b.role_ref.api_group.as_str();
+    if !(group.is_empty() || group == RBAC_GROUP) {
+        return Err(BindingProblem::InvalidApiGroup);
+    }
+    match (b.role_ref.kind.as_str(), b.kind) {
+        ("Role", BindingKind::ClusterRoleBinding) => Err(BindingProblem::ClusterRoleBindingToRole),
+        ("Role", BindingKind::RoleBinding) => inv
+            .roles
+            .iter()
+            .position(|r| {
+                r.kind == RoleKind::Role
+                    && r.meta.name == b.role_ref.name
+                    && r.meta.namespace.as_deref().unwrap_or("default")
+                        == b.meta.namespace.as_deref().unwrap_or("default")
+            })
+            .ok_or(BindingProblem::Dangling),
+        ("ClusterRole", _) => inv
+            .roles
+            .iter()
+            .position(|r| r.kind == RoleKind::ClusterRole && r.meta.name == b.role_ref.name)
+            .ok_or(BindingProblem::Dangling),
+        _ => Err(BindingProblem::Dangling),
+    }
+}
+
+fn subject_identity(b: &Binding, s: &crate::model::Subject) -> Identity {
+    match s.kind {
+        SubjectKind::ServiceAccount => {
+            // The API server requires a namespace on ServiceAccount subjects; when a manifest
+            // omits it, kubectl's namespace (usually the binding's, else `default`) is the best
+            // guess.
+            let ns = s
+                .namespace
+                .clone()
+                .or_else(|| b.meta.namespace.clone())
+                .unwrap_or_else(|| "default".to_string());
+            Identity::sa(&ns, &s.name)
+        }
+        SubjectKind::User => Identity::from_user(&s.name),
+        SubjectKind::Group => Identity::Group(s.name.clone()),
+    }
+}
+
+/// Groups an identity belongs to implicitly.
+pub fn implicit_groups(id: &Identity) -> Vec<Identity> {
+    match id {
+        Identity::ServiceAccount { namespace, .. } => vec![
+            Identity::Group("system:authenticated".into()),
+            Identity::Group("system:serviceaccounts".into()),
+            Identity::Group(format!("system:serviceaccounts:{namespace}")),
+        ],
+        Identity::User(u) if u != "system:anonymous" => {
+            vec![Identity::Group("system:authenticated".into())]
+        }
+        _ => Vec::new(),
+    }
+}
+
+impl Authz {
+    pub fn build(inv: &Inventory) -> Authz {
+        let mut az = Authz::default();
+        let mut bound = vec![false; inv.roles.len()];
+        for (bi, b) in inv.bindings.iter().enumerate() {
+            match resolve_role(inv, b) {
+                Ok(role) => {
+                    bound[role] = true;
+                    for &src in &inv.roles[role].aggregated_from {
+                        bound[src] = true;
+                    }
+                    let scope = match b.kind {
+                        BindingKind::ClusterRoleBinding => Scope::Cluster,
+                        BindingKind::RoleBinding => Scope::Namespace(
+                            b.meta.namespace.clone().unwrap_or_else(|| "default".into()),
+                        ),
+                    };
+                    let subjects: Vec<Identity> =
+                        b.subjects.iter().map(|s| subject_identity(b, s)).collect();
+                    az.grants.push(Grant {
+                        role,
+                        binding: Some(bi),
+                        scope,
+                        subjects,
+                    });
+                }
+                Err(p) => az.binding_problems.push((bi, p)),
+            }
+        }
+        // Roles aggregated into another role are judged through it.
+        for r in &inv.roles {
+            for &src in &r.aggregated_from {
+                bound[src] = true;
+            }
+        }
+        // Unbound roles are judged as if bound where they could be: a ClusterRole everywhere
+        // (as every peer tool does), a Role in its namespace.
+        for (ri, r) in inv.roles.iter().enumerate() {
+            if bound[ri] || r.meta.origin == Origin::Builtin {
+                continue;
+            }
+            let scope = match r.kind {
+                RoleKind::ClusterRole => Scope::Cluster,
+                RoleKind::Role => {
+                    Scope::Namespace(r.meta.namespace.clone().unwrap_or_else(|| "default".into()))
+                }
+            };
+            az.grants.push(Grant {
+                role: ri,
+                binding: None,
+                scope,
+                subjects: Vec::new(),
+            });
+        }
+        for (gi, g) in az.grants.iter().enumerate() {
+            for s in &g.subjects {
+                az.identities.insert(s.clone());
+                az.by_identity.entry(s.clone()).or_default().push(gi);
+            }
+        }
+        for sa in &inv.service_accounts {
+            let ns = sa.meta.namespace.clone().unwrap_or_else(|| "default".into());
+            az.identities.insert(Identity::sa(&ns, &sa.meta.name));
+        }
+        for w in &inv.workloads {
+            let ns = w.namespace.clone().unwrap_or_else(|| "default".into());
+            az.identities.insert(Identity::sa(&ns, w.service_account_name()));
+        }
+        az.broad = az
+            .by_identity
+            .iter()
+            .filter(|(id, _)| matches!(id, Identity::Group(_)))
+            .map(|(id, g)| (id.clone(), g.clone()))
+            .collect();
+        az
+    }
+
+    /// Every grant that reaches `id`, directly or through its implicit groups.
+    pub fn grants_of(&self, id: &Identity) -> Vec<usize> {
+        let mut out: Vec<usize> = self.by_identity.get(id).cloned().unwrap_or_default();
+        for g in implicit_groups(id) {
+            if let Some(more) = self.by_identity.get(&g) {
+                out.extend(more);
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Grants through which `id` may `verb` `group`/`resource` in `namespace` (`None`: a
+    /// cluster-scoped or all-namespaces request). Returns (grant, rule index) pairs.
+    #[allow(clippy::too_many_arguments)]
+    pub fn who_allows(
+        &self,
+        inv: &Inventory,
+        grants: &[usize],
+        verb: &str,
+        group: &str,
+        resource: &str,
+        namespace: Option<&str>,
+        name: Option<&str>,
+    ) -> Vec<(usize, usize)> {
+        let mut hits = Vec::new();
+        for &gi in grants {
+            let g = &self.grants[gi];
+            if !g.scope.covers(namespace) {
+                continue;
+            }
+            for (ri, rule) in inv.roles[g.role].rules.iter().enumerate() {
+                if rule_allows(&g.scope, rule, verb, group, resource, name) {
+                    hits.push((gi, ri));
+                }
+            }
+        }
+        hits
+    }
+
+    /// Where a finding about a grant's rule should point: the rule itself when it is written in
+    /// an input, else the binding (built-in roles are not in the inputs).
+    pub fn rule_loc(&self, inv: &Inventory, gi: usize, ri: usize) -> Loc {
+        let g = &self.grants[gi];
+        let role = &inv.roles[g.role];
+        if role.meta.origin != Origin::Builtin {
+            if let Some(rule) = role.rules.get(ri) {
+                return rule.loc;
+            }
+            return role.meta.loc;
+        }
+        g.binding
+            .map(|b| inv.bindings[b].role_ref.loc)
+            .unwrap_or(role.meta.loc)
+    }
+
+    /// `RoleBinding ns/x -> ClusterRole y`, or `ClusterRole y (not bound)`.
+    pub fn via(&self, inv: &Inventory, gi: usize) -> String {
+        let g = &self.grants[gi];
+        let role = &inv.roles[g.role];
+        let builtin = if role.meta.origin == Origin::Builtin {
+            format!(" (built-in, {BUILTIN_RELEASE})")
+        } else {
+            String::new()
+        };
+        match g.binding {
+            Some(b) => format!("{} -> {}{builtin}", inv.bindings[b].display(), role.display()),
+            None => format!("{} (not bound; judged as if bound {})", role.display(), g.scope.display()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(groups: &[&str], res: &[&str], verbs: &[&str], names: &[&str]) -> PolicyRule {
+        PolicyRule {
+            api_groups: groups.iter().map(|s| s.to_string()).collect(),
+            resources: res.iter().map(|s| s.to_string()).collect(),
+            verbs: verbs.iter().map(|s| s.to_string()).collect(),
+            resource_names: names.iter().map(|s| s.to_string()).collect(),
+            ..PolicyRule::default()
+        }
+    }
+
+    #[test]
+    fn subresource_wildcards_are_exact() {
+        let ns = Scope::Namespace("ci".into());
+        let r = rule(&[""], &["*/exec"], &["create"], &[]);
+        assert!(rule_allows(&ns, &r, "create", "", "pods/exec", None));
+        assert!(!rule_allows(&ns, &r, "create", "", "pods", None));
+        let r = rule(&[""], &["pods/*"], &["create"], &[]);
+        assert!(!rule_allows(&ns, &r, "create", "", "pods/exec", None), "pods/* is not a wildcard");
+    }
+
+    #[test]
+    fn api_groups_must_match() {
+        let r = rule(&[RBAC_GROUP], &["pods"], &["create"], &[]);
+        assert!(!rule_allows(&Scope::Cluster, &r, "create", "", "pods", None));
+    }
+
+    #[test]
+    fn resource_names_restrict_named_requests_only() {
+        let r = rule(&[""], &["secrets"], &["get"], &["one"]);
+        assert!(rule_allows(&Scope::Cluster, &r, "get", "", "secrets", Some("one")));
+        assert!(!rule_allows(&Scope::Cluster, &r, "get", "", "secrets", None));
+        let r = rule(&[""], &["secrets"], &["get"], &[]);
+        assert!(rule_allows(&Scope::Cluster, &r, "get", "", "secrets", Some("any")));
+    }
+
+    #[test]
+    fn cluster_scoped_resources_in_namespaced_grants_give_nothing() {
+        let ns = Scope::Namespace("ci".into());
+        let r = rule(&["*"], &["*"], &["*"], &[]);
+        assert!(!rule_allows(&ns, &r, "get", "", "nodes/proxy", None));
+        assert!(!rule_allows(&ns, &r, "escalate", RBAC_GROUP, "clusterroles", None));
+        // ...except `bind` on clusterroles, checked in the RoleBinding's namespace.
+        assert!(rule_allows(&ns, &r, "bind", RBAC_GROUP, "clusterroles", None));
+        assert!(rule_allows(&Scope::Cluster, &r, "get", "", "nodes/proxy", None));
+    }
+}

@@ -1,0 +1,116 @@
+//! What every rule sees: the inputs, the inventory, the authorizer and the runner model, plus
+//! the helper that turns a location into a finding.
+
+use crate::api::Source;
+use crate::authz::{Authz, Identity};
+use crate::model::{Inventory, Loc};
+use crate::report::{fingerprint, Finding, Severity};
+use crate::rules::RuleMeta;
+use crate::runner::RunnerModel;
+use crate::settings::Settings;
+
+pub struct Ctx<'a> {
+    pub sources: &'a [Source],
+    pub inv: &'a Inventory,
+    pub authz: &'a Authz,
+    pub runner: &'a RunnerModel,
+    pub settings: &'a Settings,
+}
+
+/// A finding under construction; `emit` fills in the path and the fingerprint.
+pub struct Draft {
+    pub rule: &'static RuleMeta,
+    pub severity: Severity,
+    pub loc: Loc,
+    pub message: String,
+    pub help: String,
+    pub object: Option<String>,
+    pub identity: Option<String>,
+    pub steps: Vec<String>,
+    /// What distinguishes this finding from others of the same rule on the same object
+    /// (e.g. the rule text or the permission). Part of the fingerprint; never a line number.
+    pub key: String,
+}
+
+impl Draft {
+    pub fn severity(mut self, s: Severity) -> Self {
+        self.severity = s;
+        self
+    }
+    pub fn object(mut self, o: impl Into<String>) -> Self {
+        self.object = Some(o.into());
+        self
+    }
+    pub fn identity(mut self, id: &Identity) -> Self {
+        self.identity = Some(id.id());
+        self
+    }
+    pub fn identity_str(mut self, id: impl Into<String>) -> Self {
+        self.identity = Some(id.into());
+        self
+    }
+    pub fn steps(mut self, steps: Vec<String>) -> Self {
+        self.steps = steps;
+        self
+    }
+    pub fn key(mut self, key: impl Into<String>) -> Self {
+        self.key = key.into();
+        self
+    }
+}
+
+impl<'a> Ctx<'a> {
+    /// Starts a finding for `rule` at `loc` with its default severity (after config overrides).
+    pub fn draft(
+        &self,
+        rule: &'static RuleMeta,
+        loc: Loc,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) -> Draft {
+        Draft {
+            rule,
+            severity: rule.severity,
+            loc,
+            message: message.into(),
+            help: help.into(),
+            object: None,
+            identity: None,
+            steps: Vec::new(),
+            key: String::new(),
+        }
+    }
+
+    pub fn path(&self, file: usize) -> &str {
+        self.sources.get(file).map_or("<builtin>", |s| s.path.as_str())
+    }
+
+    pub fn emit(&self, out: &mut Vec<Finding>, d: Draft) {
+        let path = self.path(d.loc.file).to_string();
+        let fp = fingerprint(&[
+            d.rule.code,
+            &path,
+            d.object.as_deref().unwrap_or(""),
+            d.identity.as_deref().unwrap_or(""),
+            &d.key,
+            if d.key.is_empty() { &d.message } else { "" },
+        ]);
+        out.push(Finding {
+            code: d.rule.code.to_string(),
+            rule: d.rule.name.to_string(),
+            severity: d.severity,
+            category: d.rule.category,
+            message: d.message,
+            help: d.help,
+            path,
+            line: d.loc.line.max(1),
+            column: d.loc.col.max(1),
+            end_line: d.loc.end_line.max(d.loc.line).max(1),
+            object: d.object,
+            identity: d.identity,
+            steps: d.steps,
+            fingerprint: fp,
+            accepted: None,
+        });
+    }
+}

@@ -1,0 +1,344 @@
+//! Orchestration: settings, inventory, authorizer, runner model, rules, then acceptance
+//! (justifications and exceptions), ordering and counts.
+
+use crate::api::{Options, Source};
+use crate::authz::{self, Authz, Identity};
+use crate::context::Ctx;
+use crate::model::{self, Inventory, Loc, Meta, Origin};
+use crate::report::{
+    Acceptance, Counts, FileError, Finding, IdentityReport, PermissionRow, PolicyInfo, Report,
+    REPORT_SCHEMA,
+};
+use crate::rules;
+use crate::runner::{self, RunnerModel};
+use crate::settings::{self, Settings};
+use std::collections::BTreeMap;
+
+pub const JUSTIFICATION: &str = "rbac-gate.dev/justification";
+pub const JUSTIFICATION_EXPIRES: &str = "rbac-gate.dev/justification-expires";
+
+pub fn run(sources: &[Source], options: &Options) -> Report {
+    let (settings, mut errors) = settings::load(options);
+    let mut inv = model::build(sources);
+    authz::complete_roles(&mut inv);
+    let az = Authz::build(&inv);
+    let runners = runner::build(&inv, &az, &settings);
+    let ctx = Ctx {
+        sources,
+        inv: &inv,
+        authz: &az,
+        runner: &runners,
+        settings: &settings,
+    };
+    let mut findings = Vec::new();
+    for rule in rules::all() {
+        let meta = rule.meta();
+        if settings.disabled.contains(meta.code) {
+            continue;
+        }
+        let mut out = Vec::new();
+        rule.check(&ctx, &mut out);
+        if let Some(sev) = settings.severity_overrides.get(meta.code) {
+            for f in &mut out {
+                f.severity = *sev;
+            }
+        }
+        findings.extend(out);
+    }
+    let mut extra = Vec::new();
+    accept(&ctx, &mut findings, &mut extra);
+    findings.extend(extra);
+    order(&mut findings);
+    errors.extend(inv.errors.iter().cloned());
+    errors.sort_by(|a, b| (&a.path, a.line, a.column, &a.message).cmp(&(&b.path, b.line, b.column, &b.message)));
+    errors.dedup();
+    let identities = identity_reports(&inv, &az, &runners);
+    assemble(sources, &settings, &inv, findings, identities, errors)
+}
+
+fn assemble(
+    sources: &[Source],
+    settings: &Settings,
+    inv: &Inventory,
+    findings: Vec<Finding>,
+    identities: Vec<IdentityReport>,
+    errors: Vec<FileError>,
+) -> Report {
+    let failing = findings.iter().filter(|f| f.fails(settings.fail_on)).count();
+    let mut by_severity = BTreeMap::new();
+    for f in &findings {
+        *by_severity.entry(f.severity.as_str().to_string()).or_insert(0) += 1;
+    }
+    let verdict = if !errors.is_empty() {
+        "error"
+    } else if failing > 0 {
+        "fail"
+    } else {
+        "pass"
+    };
+    Report {
+        schema: REPORT_SCHEMA.to_string(),
+        policy: PolicyInfo {
+            version: crate::POLICY_VERSION.to_string(),
+            sha256: None,
+        },
+        fail_on: settings.fail_on,
+        verdict: verdict.to_string(),
+        counts: Counts {
+            files: sources.len(),
+            documents: inv.documents,
+            objects: inv.objects,
+            skipped: inv.skipped.values().sum(),
+            findings: findings.len(),
+            failing,
+            accepted: findings.iter().filter(|f| f.accepted.is_some()).count(),
+            errors: errors.len(),
+            by_severity,
+        },
+        findings,
+        identities,
+        errors,
+        skipped_kinds: inv.skipped.clone(),
+    }
+}
+
+/// Deterministic order; one finding per fingerprint (the most severe wins).
+fn order(findings: &mut Vec<Finding>) {
+    findings.sort_by(|a, b| {
+        (&a.path, a.line, a.column, &a.code, std::cmp::Reverse(a.severity), &a.fingerprint).cmp(&(
+            &b.path,
+            b.line,
+            b.column,
+            &b.code,
+            std::cmp::Reverse(b.severity),
+            &b.fingerprint,
+        ))
+    });
+    let mut seen = std::collections::BTreeSet::new();
+    findings.retain(|f| seen.insert(f.fingerprint.clone()));
+}
+
+/// Objects written in the inputs, for finding the one a finding is anchored on.
+fn anchored_objects(inv: &Inventory) -> Vec<(&Meta, String)> {
+    let mut out: Vec<(&Meta, String)> = Vec::new();
+    out.extend(inv.roles.iter().map(|r| (&r.meta, r.display())));
+    out.extend(inv.bindings.iter().map(|b| (&b.meta, b.display())));
+    out.extend(
+        inv.service_accounts
+            .iter()
+            .map(|s| (&s.meta, format!("ServiceAccount {}", s.meta.name))),
+    );
+    out.extend(inv.secrets.iter().map(|s| (&s.meta, format!("Secret {}", s.meta.name))));
+    out.extend(
+        inv.workloads
+            .iter()
+            .map(|w| (&w.meta, format!("{} {}", w.kind, w.meta.name))),
+    );
+    out.retain(|(m, _)| m.origin == Origin::Manifest);
+    out
+}
+
+fn innermost<'a>(objects: &'a [(&'a Meta, String)], loc: &Finding, file: usize) -> Option<&'a (&'a Meta, String)> {
+    objects
+        .iter()
+        .filter(|(m, _)| m.loc.file == file && m.loc.line <= loc.line && loc.line <= m.loc.end_line)
+        .min_by_key(|(m, _)| m.loc.end_line - m.loc.line)
+}
+
+fn expired(today: Option<&str>, expires: &str) -> bool {
+    // ISO dates compare correctly as strings.
+    today.is_some_and(|t| t > expires)
+}
+
+/// Applies justification annotations and config exceptions. An expired justification or
+/// exception accepts nothing and is itself reported.
+fn accept(ctx: &Ctx, findings: &mut [Finding], extra: &mut Vec<Finding>) {
+    let objects = anchored_objects(ctx.inv);
+    let today = ctx.settings.today.as_deref();
+    let file_of: BTreeMap<&str, usize> = ctx
+        .sources
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.path.as_str(), i))
+        .collect();
+    let mut reported_expired = std::collections::BTreeSet::new();
+    for f in findings.iter_mut() {
+        let Some(&file) = file_of.get(f.path.as_str()) else {
+            continue;
+        };
+        if let Some((meta, display)) = innermost(&objects, f, file) {
+            if let Some(reason) = meta.justification() {
+                let expires = meta.annotations.get(JUSTIFICATION_EXPIRES).cloned();
+                match &expires {
+                    Some(x) if !settings::valid_date(x) || expired(today, x) => {
+                        if reported_expired.insert(display.clone()) {
+                            let why = if settings::valid_date(x) {
+                                format!("the justification on {display} expired on {x}")
+                            } else {
+                                format!("the justification on {display} has an invalid expiry `{x}` (want YYYY-MM-DD)")
+                            };
+                            extra.push(expired_finding(ctx, meta, display, why));
+                        }
+                    }
+                    _ => {
+                        f.accepted = Some(Acceptance {
+                            reason: reason.to_string(),
+                            expires,
+                            source: "annotation".to_string(),
+                        });
+                        continue;
+                    }
+                }
+            }
+        }
+        for e in &ctx.settings.exceptions {
+            let object_ok = e
+                .object
+                .as_deref()
+                .is_none_or(|o| f.object.as_deref().is_some_and(|fo| object_matches(o, fo)));
+            let identity_ok = e
+                .identity
+                .as_deref()
+                .is_none_or(|i| f.identity.as_deref() == Some(i) || f.identity.as_deref().is_some_and(|fi| fi.ends_with(&format!(":{}", i.replace('/', ":")))));
+            if e.rule != f.code || !object_ok || !identity_ok {
+                continue;
+            }
+            if e.expires.as_deref().is_some_and(|x| expired(today, x)) {
+                continue;
+            }
+            f.accepted = Some(Acceptance {
+                reason: e.reason.clone(),
+                expires: e.expires.clone(),
+                source: "config".to_string(),
+            });
+            break;
+        }
+    }
+    for e in &ctx.settings.exceptions {
+        if let Some(x) = e.expires.as_deref().filter(|x| expired(today, x)) {
+            let path = ctx.settings.path.clone().unwrap_or_else(|| ".rbac-gate.yaml".into());
+            let meta = &crate::rules::expired_justification::ExpiredJustification::META;
+            let d = ctx
+                .draft(
+                    meta,
+                    Loc::default(),
+                    format!("the exception for {} expired on {x}; it no longer accepts anything", e.rule),
+                    "Fix the findings it covered, or renew the exception with a new `expires` date and a current reason.",
+                )
+                .key(format!("{}:{}", e.rule, e.object.clone().unwrap_or_default()));
+            let mut tmp = Vec::new();
+            ctx.emit(&mut tmp, d);
+            for mut t in tmp {
+                t.path = path.clone();
+                t.line = e.line;
+                t.end_line = e.line;
+                extra.push(t);
+            }
+        }
+    }
+}
+
+/// `Role/ci/runner`, `Role ci/runner` and `ClusterRole/x` style names all match.
+fn object_matches(pattern: &str, object: &str) -> bool {
+    let norm = |s: &str| s.replacen(' ', "/", 1);
+    norm(pattern) == norm(object)
+}
+
+fn expired_finding(ctx: &Ctx, meta: &Meta, display: &str, why: String) -> Finding {
+    let rule = &crate::rules::expired_justification::ExpiredJustification::META;
+    let d = ctx
+        .draft(
+            rule,
+            meta.loc,
+            format!("{why}; its findings are no longer accepted"),
+            format!("Fix the findings on {display}, or renew `{JUSTIFICATION_EXPIRES}` with a new date and a current `{JUSTIFICATION}`."),
+        )
+        .object(display.to_string())
+        .key("expired");
+    let mut out = Vec::new();
+    ctx.emit(&mut out, d);
+    out.remove(0)
+}
+
+/// Effective permissions per identity, for the playground's matrix.
+fn identity_reports(inv: &Inventory, az: &Authz, runners: &RunnerModel) -> Vec<IdentityReport> {
+    let mut out = Vec::new();
+    for id in &az.identities {
+        let mut roles = Vec::new();
+        if runners.is_manager(id) {
+            roles.push("runner-manager".to_string());
+        }
+        if runners.is_job(id) {
+            roles.push("job".to_string());
+        }
+        if inv
+            .workloads
+            .iter()
+            .any(|w| Identity::sa(w.namespace.as_deref().unwrap_or("default"), w.service_account_name()) == *id)
+        {
+            roles.push("workload".to_string());
+        }
+        if roles.is_empty() {
+            roles.push("subject".to_string());
+        }
+        let mut rows = Vec::new();
+        for gi in az.grants_of(id) {
+            let g = &az.grants[gi];
+            let namespace = match &g.scope {
+                authz::Scope::Cluster => "*".to_string(),
+                authz::Scope::Namespace(ns) => ns.clone(),
+            };
+            let via = az.via(inv, gi);
+            for rule in &inv.roles[g.role].rules {
+                if rule.resources.is_empty() {
+                    continue;
+                }
+                for group in &rule.api_groups {
+                    for resource in &rule.resources {
+                        let (needed, excess): (Vec<String>, Vec<String>) =
+                            rule.verbs.iter().cloned().partition(|v| {
+                                runners.needed(id, v, group, resource, match &g.scope {
+                                    authz::Scope::Cluster => None,
+                                    authz::Scope::Namespace(ns) => Some(ns.as_str()),
+                                })
+                            });
+                        let manager = runners.is_manager(id);
+                        for (verbs, status) in [
+                            (needed, "needed"),
+                            (excess, if manager { "excess" } else { "granted" }),
+                        ] {
+                            if verbs.is_empty() {
+                                continue;
+                            }
+                            rows.push(PermissionRow {
+                                namespace: namespace.clone(),
+                                api_group: group.clone(),
+                                resource: resource.clone(),
+                                verbs,
+                                resource_names: rule.resource_names.clone(),
+                                status: status.to_string(),
+                                via: via.clone(),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        rows.sort_by(|a, b| {
+            (&a.namespace, &a.api_group, &a.resource, &a.status, &a.via).cmp(&(
+                &b.namespace,
+                &b.api_group,
+                &b.resource,
+                &b.status,
+                &b.via,
+            ))
+        });
+        out.push(IdentityReport {
+            id: id.id(),
+            roles,
+            permissions: rows,
+            escalations: Vec::new(),
+        });
+    }
+    out
+}

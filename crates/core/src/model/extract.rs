@@ -1,0 +1,412 @@
+//! From parsed documents to the inventory.
+
+use super::*;
+use crate::api::Source;
+use crate::report::FileError;
+use crate::yaml::{self, Node, Style, Value};
+
+/// Kinds whose pod template the gate reads.
+const WORKLOAD_KINDS: &[&str] = &[
+    "Pod",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "ReplicationController",
+    "Job",
+    "CronJob",
+];
+
+/// Builds the inventory from every source; unreadable inputs become file errors.
+pub fn build(sources: &[Source]) -> Inventory {
+    let mut inv = Inventory::default();
+    for (file, source) in sources.iter().enumerate() {
+        if let Some(e) = &source.read_error {
+            inv.errors.push(FileError {
+                path: source.path.clone(),
+                line: None,
+                column: None,
+                message: e.clone(),
+            });
+            continue;
+        }
+        load_source(&mut inv, file, source);
+    }
+    inv
+}
+
+fn error(inv: &mut Inventory, source: &Source, line: Option<u32>, col: Option<u32>, msg: String) {
+    inv.errors.push(FileError {
+        path: source.path.clone(),
+        line,
+        column: col,
+        message: msg,
+    });
+}
+
+/// A runner `config.toml` is recognised by its `[[runners]]` table (or `concurrent`, which only
+/// the runner's global section has) rather than by its file name.
+fn looks_like_runner_toml(text: &str) -> bool {
+    text.lines().any(|l| {
+        let l = l.trim_start();
+        l.starts_with("[[runners]]")
+            || l.starts_with("[runners.")
+            || l.starts_with("[session_server]")
+            || (l.starts_with("concurrent") && l.contains('='))
+    })
+}
+
+fn load_source(inv: &mut Inventory, file: usize, source: &Source) {
+    let text = source.text.as_str();
+    if text.trim().is_empty() {
+        // An empty file states nothing; it is not an error (editors create them) but is counted.
+        *inv.skipped.entry("(empty file)".to_string()).or_default() += 1;
+        return;
+    }
+    let is_toml_path = source.path.ends_with(".toml");
+    if is_toml_path || (looks_like_runner_toml(text) && yaml::parse_stream(text).is_err()) {
+        inv.documents += 1;
+        inv.objects += 1;
+        inv.runner_configs.push(RunnerConfigSource {
+            file,
+            first_line: 1,
+            col_offset: 0,
+            exact_lines: true,
+            anchor: Loc {
+                file,
+                line: 1,
+                col: 1,
+                end_line: 1,
+            },
+            namespace: None,
+            configmap: None,
+            from_helm: false,
+            text: text.to_string(),
+        });
+        return;
+    }
+    let docs = match yaml::parse_stream(text) {
+        Ok(docs) => docs,
+        Err(e) => {
+            let msg = if text.contains("{{") {
+                format!("unrendered Helm template ({}); render it with `helm template` and check the output", e.message)
+            } else {
+                e.message
+            };
+            error(inv, source, Some(e.line), Some(e.col), msg);
+            return;
+        }
+    };
+    for doc in docs {
+        inv.documents += 1;
+        if let Some(line) = doc.joined_at {
+            inv.missing_separators.push(Loc {
+                file,
+                line,
+                col: 1,
+                end_line: line,
+            });
+        }
+        load_document(inv, file, source, &doc.root);
+    }
+}
+
+/// First scalar holding `{{`, or the first mapping with a mapping as key (what an unquoted
+/// `{{ .Values.x }}` parses to), for the unrendered-template error.
+fn find_template(node: &Node) -> Option<&Node> {
+    let mut todo = vec![node];
+    while let Some(n) = todo.pop() {
+        match &n.value {
+            Value::Str(s, _) if s.contains("{{") && s.contains("}}") => return Some(n),
+            Value::Map(entries) if entries.iter().any(|(k, _)| !matches!(k.value, Value::Str(..) | Value::Null)) => {
+                return Some(n)
+            }
+            Value::Seq(items) => todo.extend(items.iter().rev()),
+            Value::Map(entries) => {
+                for (k, v) in entries.iter().rev() {
+                    todo.push(v);
+                    todo.push(k);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+fn load_document(inv: &mut Inventory, file: usize, source: &Source, root: &Node) {
+    if !matches!(root.value, Value::Map(_)) {
+        *inv.skipped.entry("(not a mapping)".to_string()).or_default() += 1;
+        return;
+    }
+    let kind = root.get("kind").and_then(Node::as_str).unwrap_or("");
+    let api_version = root.get("apiVersion").and_then(Node::as_str).unwrap_or("");
+    if kind.is_empty() {
+        if helm::looks_like_values(root) {
+            inv.objects += 1;
+            helm::load(inv, file, root);
+        } else {
+            *inv.skipped.entry("(no kind)".to_string()).or_default() += 1;
+        }
+        return;
+    }
+    if kind == "List" || (kind.ends_with("List") && root.get("items").is_some()) {
+        for item in root.get("items").and_then(Node::as_seq).unwrap_or(&[]) {
+            load_document(inv, file, source, item);
+        }
+        return;
+    }
+    if kind == "Config" && root.get("users").is_some() || root.get("clusters").is_some() && kind == "Config" {
+        inv.objects += 1;
+        inv.kubeconfigs.push(kubeconfig::load(file, root));
+        return;
+    }
+    let known = matches!(
+        kind,
+        "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding" | "ServiceAccount" | "Secret"
+            | "Namespace" | "ConfigMap"
+    ) || WORKLOAD_KINDS.contains(&kind);
+    if !known {
+        *inv.skipped.entry(kind.to_string()).or_default() += 1;
+        return;
+    }
+    if let Some(t) = find_template(root) {
+        error(
+            inv,
+            source,
+            Some(t.pos.line),
+            Some(t.pos.col),
+            format!(
+                "unrendered Helm template expression in {kind}; render the chart with `helm template` and check the rendered manifests"
+            ),
+        );
+        return;
+    }
+    if kind.starts_with("Role") || kind.starts_with("ClusterRole") {
+        if !api_version.starts_with("rbac.authorization.k8s.io/") {
+            *inv.skipped.entry(format!("{kind} ({api_version})")).or_default() += 1;
+            return;
+        }
+    }
+    inv.objects += 1;
+    let meta = meta_of(file, root);
+    match kind {
+        "Role" | "ClusterRole" => {
+            let rules = root
+                .get("rules")
+                .and_then(Node::as_seq)
+                .unwrap_or(&[])
+                .iter()
+                .map(|r| policy_rule(file, r))
+                .collect();
+            let aggregation = if kind == "ClusterRole" {
+                root.path(&["aggregationRule", "clusterRoleSelectors"])
+                    .and_then(Node::as_seq)
+                    .map(|sels| sels.iter().map(label_selector).collect())
+            } else {
+                None
+            };
+            inv.roles.push(Role {
+                kind: if kind == "Role" {
+                    RoleKind::Role
+                } else {
+                    RoleKind::ClusterRole
+                },
+                meta,
+                rules,
+                aggregation,
+                aggregated_from: Vec::new(),
+            });
+        }
+        "RoleBinding" | "ClusterRoleBinding" => {
+            let rr = root.get("roleRef");
+            let role_ref = RoleRef {
+                kind: rr
+                    .and_then(|r| r.get("kind"))
+                    .and_then(Node::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                name: rr
+                    .and_then(|r| r.get("name"))
+                    .and_then(Node::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                api_group: rr
+                    .and_then(|r| r.get("apiGroup"))
+                    .and_then(Node::str_or_empty)
+                    .unwrap_or("")
+                    .to_string(),
+                loc: rr.map_or(meta.loc, |r| Loc::span(file, r.pos, r.end_line)),
+            };
+            let subjects = root
+                .get("subjects")
+                .and_then(Node::as_seq)
+                .unwrap_or(&[])
+                .iter()
+                .filter_map(|s| subject(file, s))
+                .collect();
+            inv.bindings.push(Binding {
+                kind: if kind == "RoleBinding" {
+                    BindingKind::RoleBinding
+                } else {
+                    BindingKind::ClusterRoleBinding
+                },
+                meta,
+                role_ref,
+                subjects,
+            });
+        }
+        "ServiceAccount" => {
+            let am = root.get("automountServiceAccountToken");
+            inv.service_accounts.push(ServiceAccount {
+                meta,
+                automount: am.and_then(Node::as_bool),
+                automount_loc: am.map(|n| Loc::at(file, n.pos)),
+            });
+        }
+        "Secret" => {
+            let type_ = root
+                .get("type")
+                .and_then(Node::as_str)
+                .unwrap_or("Opaque")
+                .to_string();
+            let service_account = meta
+                .annotations
+                .get("kubernetes.io/service-account.name")
+                .cloned();
+            inv.secrets.push(Secret {
+                meta,
+                type_,
+                service_account,
+            });
+        }
+        "Namespace" => inv.namespaces.push(Namespace { meta }),
+        "ConfigMap" => load_configmap(inv, file, root, meta),
+        _ => inv.workloads.push(workload::load(file, kind, root, meta)),
+    }
+}
+
+fn load_configmap(inv: &mut Inventory, file: usize, root: &Node, meta: Meta) {
+    let mut found = false;
+    for key in ["config.toml", "config.template.toml"] {
+        let Some(value) = root.path(&["data", key]) else {
+            continue;
+        };
+        let Value::Str(text, style) = &value.value else {
+            continue;
+        };
+        found = true;
+        let exact = matches!(style, Style::Literal);
+        inv.runner_configs.push(RunnerConfigSource {
+            file,
+            first_line: value.pos.line,
+            col_offset: value.pos.col.saturating_sub(1),
+            exact_lines: exact,
+            anchor: Loc::at(file, root.path(&["data"]).and_then(|d| d.key_node(key)).map_or(value.pos, |k| k.pos)),
+            namespace: meta.namespace.clone(),
+            configmap: Some(meta.name.clone()),
+            from_helm: false,
+            text: text.clone(),
+        });
+    }
+    if !found {
+        inv.objects -= 1;
+        *inv.skipped.entry("ConfigMap".to_string()).or_default() += 1;
+    }
+}
+
+pub(super) fn string_map(node: Option<&Node>) -> BTreeMap<String, String> {
+    node.map(|n| {
+        n.string_entries()
+            .into_iter()
+            .filter_map(|(k, v)| v.str_or_empty().map(|s| (k.to_string(), s.to_string())))
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+pub(super) fn meta_of(file: usize, root: &Node) -> Meta {
+    let m = root.get("metadata");
+    Meta {
+        name: m
+            .and_then(|m| m.get("name"))
+            .and_then(Node::as_str)
+            .unwrap_or("")
+            .to_string(),
+        namespace: m
+            .and_then(|m| m.get("namespace"))
+            .and_then(Node::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
+        labels: string_map(m.and_then(|m| m.get("labels"))),
+        annotations: string_map(m.and_then(|m| m.get("annotations"))),
+        loc: Loc::span(file, root.pos, root.end_line),
+        origin: Origin::Manifest,
+    }
+}
+
+fn list(node: Option<&Node>) -> Vec<String> {
+    node.map(|n| n.string_list().into_iter().map(|(s, _)| s).collect())
+        .unwrap_or_default()
+}
+
+pub(super) fn policy_rule(file: usize, r: &Node) -> PolicyRule {
+    PolicyRule {
+        api_groups: list(r.get("apiGroups")),
+        resources: list(r.get("resources")),
+        verbs: list(r.get("verbs")),
+        resource_names: list(r.get("resourceNames")),
+        non_resource_urls: list(r.get("nonResourceURLs")),
+        loc: Loc::span(file, r.pos, r.end_line),
+        resource_locs: r
+            .get("resources")
+            .map(|n| {
+                n.string_list()
+                    .into_iter()
+                    .map(|(_, p)| Loc::at(file, p))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+fn label_selector(n: &Node) -> LabelSelector {
+    LabelSelector {
+        match_labels: string_map(n.get("matchLabels")),
+        match_expressions: n
+            .get("matchExpressions")
+            .and_then(Node::as_seq)
+            .unwrap_or(&[])
+            .iter()
+            .map(|e| {
+                (
+                    e.get("key").and_then(Node::as_str).unwrap_or("").to_string(),
+                    e.get("operator")
+                        .and_then(Node::as_str)
+                        .unwrap_or("")
+                        .to_string(),
+                    list(e.get("values")),
+                )
+            })
+            .collect(),
+    }
+}
+
+fn subject(file: usize, s: &Node) -> Option<Subject> {
+    let kind = match s.get("kind").and_then(Node::as_str)? {
+        "ServiceAccount" => SubjectKind::ServiceAccount,
+        "User" => SubjectKind::User,
+        "Group" => SubjectKind::Group,
+        _ => return None,
+    };
+    Some(Subject {
+        kind,
+        name: s.get("name").and_then(Node::as_str)?.to_string(),
+        namespace: s
+            .get("namespace")
+            .and_then(Node::as_str)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string),
+        loc: Loc::span(file, s.pos, s.end_line),
+    })
+}

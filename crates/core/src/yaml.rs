@@ -1,0 +1,533 @@
+//! A span-aware YAML tree.
+//!
+//! serde_yaml loses line numbers once a value is deserialised, and every finding must point at a
+//! line, so the core builds its own small tree from yaml-rust2's event stream. The builder is
+//! iterative (no recursion, so 10,000-deep nesting cannot overflow the stack), bounds the depth,
+//! expands aliases against a node budget (alias bombs fail instead of exhausting memory), and
+//! reports duplicate mapping keys, which Kubernetes' strict decoding rejects.
+
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+/// Deepest nesting accepted. Real manifests rarely pass 20.
+pub const MAX_DEPTH: usize = 256;
+/// Total nodes (after alias expansion) accepted in one file.
+pub const MAX_NODES: usize = 2_000_000;
+
+/// 1-based line and column of a node's first character.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Pos {
+    pub line: u32,
+    pub col: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    /// A scalar and its quoting style; plain scalars are typed on use (`true`, numbers).
+    Str(String, Style),
+    Seq(Vec<Node>),
+    Map(Vec<(Node, Node)>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Plain,
+    Quoted,
+    /// `|` block; the node's position is that of its first content line.
+    Literal,
+    Folded,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub pos: Pos,
+    /// Line of the last character (for multi-line spans such as a whole rule).
+    pub end_line: u32,
+    pub value: Value,
+}
+
+/// A parse failure with its location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YamlError {
+    pub line: u32,
+    pub col: u32,
+    pub message: String,
+}
+
+/// One document of a YAML stream.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub root: Node,
+    /// Set when this document was split off the previous one at this line because a top-level
+    /// key repeated (a missing `---`).
+    pub joined_at: Option<u32>,
+}
+
+impl Node {
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        match &self.value {
+            Value::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| k.as_str() == Some(key))
+                .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The key node of `key`, for pointing at a field name.
+    pub fn key_node(&self, key: &str) -> Option<&Node> {
+        match &self.value {
+            Value::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| k.as_str() == Some(key))
+                .map(|(k, _)| k),
+            _ => None,
+        }
+    }
+
+    pub fn path(&self, keys: &[&str]) -> Option<&Node> {
+        keys.iter().try_fold(self, |node, key| node.get(key))
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            Value::Str(s, _) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Scalar as a string, or "" for null.
+    pub fn str_or_empty(&self) -> Option<&str> {
+        match &self.value {
+            Value::Str(s, _) => Some(s),
+            Value::Null => Some(""),
+            _ => None,
+        }
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match &self.value {
+            Value::Str(s, Style::Plain) => match s.as_str() {
+                "true" | "True" | "TRUE" => Some(true),
+                "false" | "False" | "FALSE" => Some(false),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    pub fn as_i64(&self) -> Option<i64> {
+        match &self.value {
+            Value::Str(s, Style::Plain) => s.parse().ok(),
+            _ => None,
+        }
+    }
+
+    pub fn as_seq(&self) -> Option<&[Node]> {
+        match &self.value {
+            Value::Seq(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    pub fn as_map(&self) -> Option<&[(Node, Node)]> {
+        match &self.value {
+            Value::Map(entries) => Some(entries),
+            _ => None,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self.value, Value::Null)
+    }
+
+    /// A list of strings; a lone scalar counts as a one-item list and null as empty.
+    pub fn string_list(&self) -> Vec<(String, Pos)> {
+        match &self.value {
+            Value::Seq(items) => items
+                .iter()
+                .filter_map(|n| n.str_or_empty().map(|s| (s.to_string(), n.pos)))
+                .collect(),
+            Value::Str(s, _) => vec![(s.clone(), self.pos)],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Map entries whose key is a string, as (key, value) pairs.
+    pub fn string_entries(&self) -> Vec<(&str, &Node)> {
+        match &self.value {
+            Value::Map(entries) => entries
+                .iter()
+                .filter_map(|(k, v)| k.as_str().map(|k| (k, v)))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+enum Frame {
+    Seq {
+        pos: Pos,
+        anchor: usize,
+        items: Vec<Node>,
+    },
+    Map {
+        pos: Pos,
+        anchor: usize,
+        entries: Vec<(Node, Node)>,
+        pending_key: Option<Node>,
+    },
+}
+
+struct Builder {
+    stack: Vec<Frame>,
+    docs: Vec<Document>,
+    anchors: Vec<(usize, Node)>,
+    nodes: usize,
+    last_line: u32,
+    error: Option<YamlError>,
+    pending_join: Option<u32>,
+}
+
+fn pos_of(mark: Marker) -> Pos {
+    Pos {
+        line: u32::try_from(mark.line()).unwrap_or(u32::MAX),
+        col: u32::try_from(mark.col() + 1).unwrap_or(u32::MAX),
+    }
+}
+
+fn node_count(node: &Node) -> usize {
+    // Iterative so that a deep aliased tree cannot overflow the stack.
+    let mut count = 0;
+    let mut todo = vec![node];
+    while let Some(n) = todo.pop() {
+        count += 1;
+        match &n.value {
+            Value::Seq(items) => todo.extend(items.iter()),
+            Value::Map(entries) => {
+                for (k, v) in entries {
+                    todo.push(k);
+                    todo.push(v);
+                }
+            }
+            _ => {}
+        }
+    }
+    count
+}
+
+impl Builder {
+    fn fail(&mut self, pos: Pos, message: String) {
+        if self.error.is_none() {
+            self.error = Some(YamlError {
+                line: pos.line,
+                col: pos.col,
+                message,
+            });
+        }
+    }
+
+    fn finish(&mut self, node: Node, anchor: usize) {
+        if anchor != 0 {
+            self.anchors.push((anchor, node.clone()));
+        }
+        let at_root = self.stack.len() == 1;
+        match self.stack.last_mut() {
+            // An empty document (a trailing `---`) holds nothing to check.
+            None if node.is_null() => {}
+            None => self.docs.push(Document {
+                root: node,
+                joined_at: self.pending_join.take(),
+            }),
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map {
+                entries,
+                pending_key,
+                ..
+            }) => match pending_key.take() {
+                None => *pending_key = Some(node),
+                Some(key) => {
+                    let duplicate = key.as_str().and_then(|k| {
+                        entries
+                            .iter()
+                            .find(|(existing, _)| existing.as_str() == Some(k))
+                            .map(|(existing, _)| (k.to_string(), existing.pos.line))
+                    });
+                    match duplicate {
+                        None => entries.push((key, node)),
+                        // A repeated key at the top of a document is a missing `---`: two objects
+                        // were written as one. Split them so both are checked.
+                        Some(_) if at_root => self.split_root(key, node),
+                        Some((k, first)) => {
+                            let at = key.pos;
+                            self.fail(
+                                at,
+                                format!("duplicate key `{k}` (first at line {first}); Kubernetes rejects duplicate fields"),
+                            );
+                        }
+                    }
+                }
+            },
+        }
+    }
+
+    fn split_root(&mut self, key: Node, value: Node) {
+        if let Some(Frame::Map { pos, entries, .. }) = self.stack.pop() {
+            let end_line = entries.last().map_or(pos.line, |(_, v)| v.end_line);
+            self.docs.push(Document {
+                root: Node {
+                    pos,
+                    end_line,
+                    value: Value::Map(entries),
+                },
+                joined_at: self.pending_join.take(),
+            });
+        }
+        self.pending_join = Some(key.pos.line);
+        self.stack.push(Frame::Map {
+            pos: key.pos,
+            anchor: 0,
+            entries: vec![(key, value)],
+            pending_key: None,
+        });
+    }
+}
+
+impl MarkedEventReceiver for Builder {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        if self.error.is_some() {
+            return;
+        }
+        let pos = pos_of(mark);
+        self.last_line = self.last_line.max(pos.line);
+        self.nodes += 1;
+        if self.nodes > MAX_NODES {
+            self.fail(pos, format!("more than {MAX_NODES} YAML nodes"));
+            return;
+        }
+        match ev {
+            Event::Scalar(text, style, anchor, tag) => {
+                let is_null = style == TScalarStyle::Plain
+                    && matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL")
+                    && tag.is_none();
+                let style = match style {
+                    TScalarStyle::Plain => Style::Plain,
+                    TScalarStyle::Literal => Style::Literal,
+                    TScalarStyle::Folded => Style::Folded,
+                    _ => Style::Quoted,
+                };
+                // A tagged string (`!!str 123`) is a string whatever its look.
+                let style = if tag.is_some() && style == Style::Plain {
+                    Style::Quoted
+                } else {
+                    style
+                };
+                let lines = u32::try_from(text.trim_end_matches('\n').matches('\n').count())
+                    .unwrap_or(0);
+                let end_line = match style {
+                    Style::Literal | Style::Folded => pos.line + lines,
+                    _ => pos.line,
+                };
+                let value = if is_null {
+                    Value::Null
+                } else {
+                    Value::Str(text, style)
+                };
+                self.finish(
+                    Node {
+                        pos,
+                        end_line,
+                        value,
+                    },
+                    anchor,
+                );
+            }
+            Event::SequenceStart(anchor, _) => {
+                if self.stack.len() >= MAX_DEPTH {
+                    self.fail(pos, format!("nesting deeper than {MAX_DEPTH} levels"));
+                    return;
+                }
+                self.stack.push(Frame::Seq {
+                    pos,
+                    anchor,
+                    items: Vec::new(),
+                });
+            }
+            Event::MappingStart(anchor, _) => {
+                if self.stack.len() >= MAX_DEPTH {
+                    self.fail(pos, format!("nesting deeper than {MAX_DEPTH} levels"));
+                    return;
+                }
+                self.stack.push(Frame::Map {
+                    pos,
+                    anchor,
+                    entries: Vec::new(),
+                    pending_key: None,
+                });
+            }
+            Event::SequenceEnd => {
+                if let Some(Frame::Seq { pos, anchor, items }) = self.stack.pop() {
+                    let end_line = items.last().map_or(pos.line, |n| n.end_line);
+                    self.finish(
+                        Node {
+                            pos,
+                            end_line,
+                            value: Value::Seq(items),
+                        },
+                        anchor,
+                    );
+                }
+            }
+            Event::MappingEnd => {
+                if let Some(Frame::Map {
+                    pos,
+                    anchor,
+                    entries,
+                    ..
+                }) = self.stack.pop()
+                {
+                    let end_line = entries.last().map_or(pos.line, |(_, v)| v.end_line);
+                    self.finish(
+                        Node {
+                            pos,
+                            end_line,
+                            value: Value::Map(entries),
+                        },
+                        anchor,
+                    );
+                }
+            }
+            Event::Alias(id) => {
+                let Some(target) = self
+                    .anchors
+                    .iter()
+                    .rev()
+                    .find(|(a, _)| *a == id)
+                    .map(|(_, n)| n.clone())
+                else {
+                    self.fail(pos, "alias to an unknown anchor".to_string());
+                    return;
+                };
+                // Expanding an alias copies the anchored tree; count what it costs so that
+                // "billion laughs" documents stop at the budget instead of eating memory.
+                self.nodes += node_count(&target);
+                if self.nodes > MAX_NODES {
+                    self.fail(
+                        pos,
+                        format!("YAML aliases expand to more than {MAX_NODES} nodes (an alias bomb?)"),
+                    );
+                    return;
+                }
+                let mut node = target;
+                node.pos = pos;
+                node.end_line = pos.line;
+                self.finish(node, 0);
+            }
+            Event::DocumentEnd => {
+                // A document holding nothing at all (`---` then `---`) yields no node.
+            }
+            Event::StreamStart | Event::StreamEnd | Event::DocumentStart | Event::Nothing => {}
+        }
+    }
+}
+
+/// Parses a YAML stream (JSON too: it is YAML 1.2 flow syntax) into documents.
+pub fn parse_stream(text: &str) -> Result<Vec<Document>, YamlError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut builder = Builder {
+        stack: Vec::new(),
+        docs: Vec::new(),
+        anchors: Vec::new(),
+        nodes: 0,
+        last_line: 0,
+        error: None,
+        pending_join: None,
+    };
+    let mut parser = Parser::new_from_str(text);
+    if let Err(e) = parser.load(&mut builder, true) {
+        let m = e.marker();
+        return Err(YamlError {
+            line: u32::try_from(m.line()).unwrap_or(0),
+            col: u32::try_from(m.col() + 1).unwrap_or(0),
+            message: e.info().to_string(),
+        });
+    }
+    if let Some(err) = builder.error {
+        return Err(err);
+    }
+    Ok(builder.docs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_are_one_based() {
+        let docs = parse_stream("a: 1\nb:\n  - x\n  - y\n").expect("parses");
+        let root = &docs[0].root;
+        assert_eq!(root.key_node("b").map(|n| n.pos), Some(Pos { line: 2, col: 1 }));
+        let items = root.get("b").and_then(Node::as_seq).expect("seq");
+        assert_eq!(items[1].pos, Pos { line: 4, col: 5 });
+    }
+
+    #[test]
+    fn multi_document_and_bom() {
+        let docs = parse_stream("\u{feff}a: 1\n---\nb: 2\n---\n").expect("parses");
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[1].root.pos.line, 3);
+    }
+
+    #[test]
+    fn nested_duplicate_key_is_an_error_with_line() {
+        let err = parse_stream("metadata:\n  name: a\n  name: b\n").expect_err("dup");
+        assert_eq!(err.line, 3);
+        assert!(err.message.contains("duplicate key `name`"));
+    }
+
+    #[test]
+    fn repeated_top_level_key_splits_a_missing_separator() {
+        let docs = parse_stream("kind: ServiceAccount\nmetadata: {name: a}\nkind: ClusterRole\nmetadata: {name: b}\n")
+            .expect("split");
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[1].joined_at, Some(3));
+        assert_eq!(docs[1].root.get("kind").and_then(Node::as_str), Some("ClusterRole"));
+    }
+
+    #[test]
+    fn alias_bomb_is_bounded() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let p = i - 1;
+            text.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        let err = parse_stream(&text).expect_err("bomb");
+        assert!(err.message.contains("alias"), "{}", err.message);
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let text = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        let err = parse_stream(&text).expect_err("deep");
+        assert!(err.line >= 1, "{err:?}");
+    }
+
+    #[test]
+    fn json_parses_as_yaml() {
+        let docs = parse_stream("{\"kind\": \"Role\", \"rules\": [{\"verbs\": [\"get\"]}]}").expect("json");
+        assert_eq!(docs[0].root.get("kind").and_then(Node::as_str), Some("Role"));
+    }
+
+    #[test]
+    fn literal_block_keeps_its_start_line() {
+        let docs = parse_stream("data:\n  config.toml: |\n    a = 1\n    b = 2\n").expect("parses");
+        let v = docs[0].root.path(&["data", "config.toml"]).expect("value");
+        // The position of a block scalar is its first content line, so TOML line N inside it
+        // sits at YAML line pos.line + N - 1.
+        assert_eq!((v.pos.line, v.end_line), (3, 4));
+        assert!(matches!(v.value, Value::Str(_, Style::Literal)));
+    }
+}
