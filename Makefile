@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 WASM_TARGET := wasm32-unknown-unknown
 
-.PHONY: all build demo test toolchain test-rust lint wasm-check corpus bench clean-cache
+.PHONY: all build demo test toolchain test-rust lint wasm-check corpus bench test-component
 
 all: build
 
@@ -12,6 +12,21 @@ toolchain:
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
 	@rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 	@rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+
+## The CLI: one self-contained binary. Its build script compiles the policy module
+## (crates/policy, wasm32-unknown-unknown, profile `wasm`) and embeds it.
+build: toolchain
+	$(CARGO) build --locked --release -p rbac-gate
+
+## Builds what it needs, then checks the bundled examples. Prints the exit code the report
+## implies and does not fail itself.
+demo: build
+	@status=0; ./target/release/rbac-gate check examples/ || status=$$?; \
+	echo "demo: exit code $$status (0 pass, 1 findings at or above the threshold, 2 error)"
+
+## The GitLab CI component: schema validation and gitlab-ci-local end to end, with the real binary.
+test-component: build
+	RBAC_GATE_BIN=$(CURDIR)/target/release/rbac-gate ci-component/tests/run.sh
 
 ## The core must stay pure and portable: it builds for wasm32 in every `make test`.
 wasm-check: toolchain
@@ -28,5 +43,25 @@ test-rust: toolchain
 corpus:
 	$(CARGO) test -p rbac-gate-core --test corpus -- --nocapture
 
-test: toolchain lint wasm-check test-rust
+test: toolchain lint wasm-check test-rust test-component
 	@echo "make test: all suites passed"
+
+# ---- CLI (crates/cli, crates/policy) ------------------------------------------------------
+# Maintained with the CLI. `build` compiles target/release/rbac-gate; its build.rs builds the
+# policy module (crates/policy, wasm32-unknown-unknown, profile `wasm`) with a nested cargo in
+# target/policy-wasm and embeds it, so `cargo install --path crates/cli` works the same way.
+.PHONY: bench-cli
+
+build: toolchain
+	$(CARGO) build --release -p rbac-gate
+	@ls -l target/release/rbac-gate
+
+## Checks the bundled examples with the release binary; reports the exit code, never fails.
+demo: build
+	@./target/release/rbac-gate check examples/; echo "demo: exit code $$?"
+
+## wasmtime vs native core on a generated 10,000-object dump, and cold start with and
+## without the compiled-module cache (figures, not pass/fail).
+bench-cli: build
+	python3 crates/cli/bench/bench.py target/release/rbac-gate
+# ---- end CLI --------------------------------------------------------------------------------

@@ -58,13 +58,11 @@ fn build_policy(manifest_dir: &Path, out_dir: &Path) -> PathBuf {
         "policy crate not found at {}; set RBAC_GATE_POLICY_WASM to a prebuilt module",
         policy_manifest.display()
     );
-    for watched in [
-        "crates/policy",
-        "crates/core",
-        "Cargo.toml",
-        "Cargo.lock",
-    ] {
-        println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
+    for watched in ["crates/policy", "crates/core", "Cargo.toml", "Cargo.lock"] {
+        println!(
+            "cargo:rerun-if-changed={}",
+            workspace.join(watched).display()
+        );
     }
 
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -75,7 +73,14 @@ fn build_policy(manifest_dir: &Path, out_dir: &Path) -> PathBuf {
     cmd.arg("build")
         .arg("--manifest-path")
         .arg(&policy_manifest)
-        .args(["-p", "rbac-gate-policy", "--target", TARGET, "--profile", PROFILE])
+        .args([
+            "-p",
+            "rbac-gate-policy",
+            "--target",
+            TARGET,
+            "--profile",
+            PROFILE,
+        ])
         .arg("--target-dir")
         .arg(&target_dir)
         .current_dir(workspace);

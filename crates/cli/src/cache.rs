@@ -107,7 +107,11 @@ pub fn load_or_compile(
 }
 
 /// Checks an entry's header; returns the payload only if every field matches.
-fn verify<'a>(engine: &Engine, bytes: &'a [u8], module_sha256: &[u8; 32]) -> Result<&'a [u8], String> {
+fn verify<'a>(
+    engine: &Engine,
+    bytes: &'a [u8],
+    module_sha256: &[u8; 32],
+) -> Result<&'a [u8], String> {
     let header = bytes
         .get(..HEADER_LEN)
         .ok_or_else(|| "entry is truncated".to_string())?;

@@ -49,7 +49,8 @@ pub fn excludes(globs: &[String]) -> Result<Excludes, String> {
                 .map_err(|e| format!("invalid --exclude glob `{glob}`: {e}"))?;
             paths.add(g);
         } else {
-            let g = Glob::new(trimmed).map_err(|e| format!("invalid --exclude glob `{glob}`: {e}"))?;
+            let g =
+                Glob::new(trimmed).map_err(|e| format!("invalid --exclude glob `{glob}`: {e}"))?;
             names.add(g);
         }
     }
@@ -88,12 +89,20 @@ pub fn collect(paths: &[String], options: &CollectOptions) -> Result<Collected, 
     let mut found: BTreeMap<String, Source> = BTreeMap::new();
     let mut warnings = Vec::new();
     let default = [".".to_string()];
-    let paths = if paths.is_empty() { &default[..] } else { paths };
+    let paths = if paths.is_empty() {
+        &default[..]
+    } else {
+        paths
+    };
 
     for arg in paths {
         if arg == "-" {
             let name = options.stdin_path.clone();
-            let source = read_source(name.clone(), &mut std::io::stdin().lock(), options.max_file_size);
+            let source = read_source(
+                name.clone(),
+                &mut std::io::stdin().lock(),
+                options.max_file_size,
+            );
             found.insert(name, source);
             continue;
         }
@@ -101,20 +110,28 @@ pub fn collect(paths: &[String], options: &CollectOptions) -> Result<Collected, 
         let display = display_path(path, &options.cwd);
         match std::fs::metadata(path) {
             Err(e) => {
-                found.insert(display.clone(), error_source(display, format!("cannot read: {}", io_message(&e))));
+                found.insert(
+                    display.clone(),
+                    error_source(display, format!("cannot read: {}", io_message(&e))),
+                );
             }
             Ok(meta) if meta.is_dir() => {
                 let before = found.len();
                 walk(path, options, &excludes, &skip, &mut found);
                 if found.len() == before {
-                    warnings.push(format!("no YAML, JSON, TOML or kubeconfig files under {display}"));
+                    warnings.push(format!(
+                        "no YAML, JSON, TOML or kubeconfig files under {display}"
+                    ));
                 }
             }
             Ok(_) => {
                 if excludes.matches(&display) || is_skipped(path, &skip) {
                     continue;
                 }
-                found.insert(display.clone(), read_file(display, path, options.max_file_size));
+                found.insert(
+                    display.clone(),
+                    read_file(display, path, options.max_file_size),
+                );
             }
         }
     }
@@ -164,7 +181,10 @@ fn walk(
                 // An unreadable directory or ignore file: report it against its path.
                 let path = error_path(&e).unwrap_or_else(|| root.to_path_buf());
                 let display = display_path(&path, &options.cwd);
-                found.insert(display.clone(), error_source(display, format!("cannot read: {e}")));
+                found.insert(
+                    display.clone(),
+                    error_source(display, format!("cannot read: {e}")),
+                );
                 continue;
             }
         };
@@ -205,7 +225,10 @@ fn walk(
         if !file_type.is_file() {
             continue; // sockets, fifos, devices
         }
-        found.insert(display.clone(), read_file(display, path, options.max_file_size));
+        found.insert(
+            display.clone(),
+            read_file(display, path, options.max_file_size),
+        );
     }
 }
 
@@ -292,7 +315,9 @@ fn read_source(display: String, reader: &mut dyn Read, max: u64) -> Source {
     let mut bytes = Vec::new();
     match reader.take(max.saturating_add(1)).read_to_end(&mut bytes) {
         Err(e) => error_source(display, format!("cannot read: {}", io_message(&e))),
-        Ok(_) if bytes.len() as u64 > max => error_source(display, too_large(bytes.len() as u64, max)),
+        Ok(_) if bytes.len() as u64 > max => {
+            error_source(display, too_large(bytes.len() as u64, max))
+        }
         Ok(_) => match String::from_utf8(bytes) {
             Ok(text) => Source::new(display, text),
             Err(e) => {
@@ -350,7 +375,14 @@ mod tests {
         ] {
             assert!(is_candidate(Path::new(yes)), "{yes}");
         }
-        for no in ["config", "a/config", "README.md", "yaml", "kube/config", "x.yaml.bak"] {
+        for no in [
+            "config",
+            "a/config",
+            "README.md",
+            "yaml",
+            "kube/config",
+            "x.yaml.bak",
+        ] {
             assert!(!is_candidate(Path::new(no)), "{no}");
         }
     }

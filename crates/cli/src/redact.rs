@@ -64,7 +64,7 @@ pub fn redact_text(text: &str) -> Vec<String> {
 fn secret_documents(lines: &[&str]) -> Vec<bool> {
     let mut result = vec![false; lines.len()];
     let mut start = 0;
-    let mut flush = |start: usize, end: usize, result: &mut Vec<bool>| {
+    let flush = |start: usize, end: usize, result: &mut Vec<bool>| {
         let is_secret = lines[start..end].iter().any(|l| is_secret_kind(l));
         for slot in &mut result[start..end] {
             *slot = is_secret;
@@ -81,8 +81,15 @@ fn secret_documents(lines: &[&str]) -> Vec<bool> {
 }
 
 fn is_secret_kind(line: &str) -> bool {
-    let t = line.trim().trim_start_matches("- ").trim_start_matches('{').trim();
-    let t = t.strip_prefix("\"kind\"").or_else(|| t.strip_prefix("kind")).or_else(|| t.strip_prefix("'kind'"));
+    let t = line
+        .trim()
+        .trim_start_matches("- ")
+        .trim_start_matches('{')
+        .trim();
+    let t = t
+        .strip_prefix("\"kind\"")
+        .or_else(|| t.strip_prefix("kind"))
+        .or_else(|| t.strip_prefix("'kind'"));
     let Some(rest) = t else {
         // Flow or minified JSON: `{"kind":"Secret", ...}` anywhere on the line.
         let compact: String = line.chars().filter(|c| !c.is_whitespace()).collect();
@@ -93,7 +100,9 @@ fn is_secret_kind(line: &str) -> bool {
         return false;
     };
     let value = value.split('#').next().unwrap_or("").trim();
-    let value = value.trim_end_matches(',').trim_matches(|c| c == '"' || c == '\'');
+    let value = value
+        .trim_end_matches(',')
+        .trim_matches(|c| c == '"' || c == '\'');
     value == "Secret"
 }
 
@@ -166,7 +175,11 @@ fn redact_line(line: &str, in_secret: bool) -> (String, Option<usize>) {
             j += 1;
         }
         let is_sep = j < chars.len()
-            && (chars[j] == '=' || (chars[j] == ':' && chars.get(j + 1).is_none_or(|c| c.is_whitespace() || *c == '"' || *c == '\'' || *c == '{' || *c == '[')));
+            && (chars[j] == '='
+                || (chars[j] == ':'
+                    && chars.get(j + 1).is_none_or(|c| {
+                        c.is_whitespace() || *c == '"' || *c == '\'' || *c == '{' || *c == '['
+                    })));
         if !is_sep || !is_sensitive_key(&key, in_secret) {
             out.extend(&chars[key_start..after_key]);
             i = after_key;
@@ -208,7 +221,11 @@ fn redact_line(line: &str, in_secret: bool) -> (String, Option<usize>) {
                 }
             }
             '{' | '[' => {
-                let (close, open) = if chars[v] == '{' { ('}', '{') } else { (']', '[') };
+                let (close, open) = if chars[v] == '{' {
+                    ('}', '{')
+                } else {
+                    (']', '[')
+                };
                 out.push(open);
                 out.push_str(REDACTED);
                 match matching(&chars, v, open, close) {
@@ -319,8 +336,20 @@ fn redact_whole(line: &str) -> String {
 /// JWTs and well-known token prefixes, wherever they appear.
 fn redact_patterns(line: &str) -> String {
     const PREFIXES: &[&str] = &[
-        "glrt-", "glpat-", "gldt-", "glptt-", "glcbt-", "glsoat-", "glffct-", "gloas-", "GR1348941",
-        "ghp_", "gho_", "github_pat_", "xoxb-", "AKIA",
+        "glrt-",
+        "glpat-",
+        "gldt-",
+        "glptt-",
+        "glcbt-",
+        "glsoat-",
+        "glffct-",
+        "gloas-",
+        "GR1348941",
+        "ghp_",
+        "gho_",
+        "github_pat_",
+        "xoxb-",
+        "AKIA",
     ];
     let chars: Vec<char> = line.chars().collect();
     let mut out = String::with_capacity(line.len());
@@ -396,7 +425,8 @@ mod tests {
 
     #[test]
     fn json_and_toml() {
-        let out = r("{\"kind\":\"Config\",\"users\":[{\"user\":{\"token\":\"s3cr3tvalue\",\"x\":1}}]}");
+        let out =
+            r("{\"kind\":\"Config\",\"users\":[{\"user\":{\"token\":\"s3cr3tvalue\",\"x\":1}}]}");
         assert!(!out.contains("s3cr3tvalue"), "{out}");
         assert!(out.contains("\"x\":1"), "{out}");
         let out = r("[[runners]]\n  token = \"glrt-abc\"\n  url = \"https://gitlab.example\"\n");

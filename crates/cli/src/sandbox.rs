@@ -70,13 +70,24 @@ pub enum PolicyError {
     /// The module could not be read, compiled or does not implement the ABI.
     Load(String),
     /// `rbac_abi_version` returned something else than this host speaks.
-    AbiVersion { found: u32, expected: u32 },
+    AbiVersion {
+        found: u32,
+        expected: u32,
+    },
     /// The module broke the ABI at run time (bad pointers, invalid UTF-8, not JSON).
     Abi(String),
-    OutOfFuel { fuel: u64 },
-    Deadline { timeout: Duration },
-    MemoryCap { limit: u64 },
-    StackOverflow { limit: usize },
+    OutOfFuel {
+        fuel: u64,
+    },
+    Deadline {
+        timeout: Duration,
+    },
+    MemoryCap {
+        limit: u64,
+    },
+    StackOverflow {
+        limit: usize,
+    },
     Trap(String),
 }
 
@@ -146,7 +157,11 @@ const REQUIRED_EXPORTS: &[(&str, &[ValType], &[ValType])] = &[
     ("rbac_abi_version", &[], &[ValType::I32]),
     ("rbac_alloc", &[ValType::I32], &[ValType::I32]),
     ("rbac_dealloc", &[ValType::I32, ValType::I32], &[]),
-    ("rbac_evaluate", &[ValType::I32, ValType::I32], &[ValType::I64]),
+    (
+        "rbac_evaluate",
+        &[ValType::I32, ValType::I32],
+        &[ValType::I64],
+    ),
 ];
 
 impl Policy {
@@ -276,8 +291,8 @@ impl Policy {
         let classify = |store: &Store<Limiter>, e: wasmtime::Error| -> PolicyError {
             self.classify(store.data().hit, memory_limit, &e)
         };
-        let instance = Instance::new(&mut *store, &self.module, &[])
-            .map_err(|e| classify(store, e))?;
+        let instance =
+            Instance::new(&mut *store, &self.module, &[]).map_err(|e| classify(store, e))?;
         let memory = instance
             .get_memory(&mut *store, "memory")
             .ok_or_else(|| PolicyError::Load("the module exports no `memory`".into()))?;
@@ -296,7 +311,9 @@ impl Policy {
         let len = u32::try_from(request.len()).map_err(|_| PolicyError::MemoryCap {
             limit: memory_limit,
         })?;
-        let ptr = alloc.call(&mut *store, len).map_err(|e| classify(store, e))?;
+        let ptr = alloc
+            .call(&mut *store, len)
+            .map_err(|e| classify(store, e))?;
         if ptr == 0 && len > 0 {
             return Err(if store.data().hit {
                 PolicyError::MemoryCap {
@@ -334,7 +351,12 @@ impl Policy {
         Ok(text.to_string())
     }
 
-    fn classify(&self, memory_hit: bool, memory_limit: u64, error: &wasmtime::Error) -> PolicyError {
+    fn classify(
+        &self,
+        memory_hit: bool,
+        memory_limit: u64,
+        error: &wasmtime::Error,
+    ) -> PolicyError {
         if memory_hit {
             return PolicyError::MemoryCap {
                 limit: memory_limit,
@@ -388,6 +410,9 @@ fn new_engine(limits: &Limits) -> Result<Engine, PolicyError> {
         .consume_fuel(true)
         .epoch_interruption(true)
         .max_wasm_stack(limits.max_wasm_stack)
+        // Unused (no async support is compiled in), but wasmtime requires it to be at least
+        // max_wasm_stack.
+        .async_stack_size(limits.max_wasm_stack + MIB as usize)
         .cranelift_opt_level(wasmtime::OptLevel::Speed);
     Engine::new(&config).map_err(|e| PolicyError::Load(format!("wasmtime engine: {e:#}")))
 }
@@ -417,10 +442,7 @@ fn validate_interface(module: &Module) -> Result<(), PolicyError> {
             )));
         };
         let same = |found: &mut dyn ExactSizeIterator<Item = ValType>, want: &[ValType]| {
-            found.len() == want.len()
-                && found
-                    .zip(want.iter())
-                    .all(|(a, b)| ValType::eq(&a, b))
+            found.len() == want.len() && found.zip(want.iter()).all(|(a, b)| ValType::eq(&a, b))
         };
         if !same(&mut ty.params(), params) || !same(&mut ty.results(), results) {
             return Err(PolicyError::Load(format!(
@@ -525,8 +547,10 @@ impl Drop for Ticker {
 
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }

@@ -82,7 +82,9 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn path(&self, file: usize) -> &str {
-        self.sources.get(file).map_or("<builtin>", |s| s.path.as_str())
+        self.sources
+            .get(file)
+            .map_or("<builtin>", |s| s.path.as_str())
     }
 
     pub fn emit(&self, out: &mut Vec<Finding>, d: Draft) {

@@ -50,9 +50,13 @@ pub fn run(sources: &[Source], options: &Options) -> Report {
     findings.extend(extra);
     order(&mut findings);
     errors.extend(inv.errors.iter().cloned());
-    errors.sort_by(|a, b| (&a.path, a.line, a.column, &a.message).cmp(&(&b.path, b.line, b.column, &b.message)));
+    errors.extend(runner::config_errors(sources, &inv));
+    errors.sort_by(|a, b| {
+        (&a.path, a.line, a.column, &a.message).cmp(&(&b.path, b.line, b.column, &b.message))
+    });
     errors.dedup();
-    let identities = identity_reports(&inv, &az, &runners);
+    let escalations = rules::privilege::escalation_paths(&ctx);
+    let identities = identity_reports(&inv, &az, &runners, &escalations);
     assemble(sources, &settings, &inv, findings, identities, errors)
 }
 
@@ -64,10 +68,15 @@ fn assemble(
     identities: Vec<IdentityReport>,
     errors: Vec<FileError>,
 ) -> Report {
-    let failing = findings.iter().filter(|f| f.fails(settings.fail_on)).count();
+    let failing = findings
+        .iter()
+        .filter(|f| f.fails(settings.fail_on))
+        .count();
     let mut by_severity = BTreeMap::new();
     for f in &findings {
-        *by_severity.entry(f.severity.as_str().to_string()).or_insert(0) += 1;
+        *by_severity
+            .entry(f.severity.as_str().to_string())
+            .or_insert(0) += 1;
     }
     let verdict = if !errors.is_empty() {
         "error"
@@ -105,14 +114,22 @@ fn assemble(
 /// Deterministic order; one finding per fingerprint (the most severe wins).
 fn order(findings: &mut Vec<Finding>) {
     findings.sort_by(|a, b| {
-        (&a.path, a.line, a.column, &a.code, std::cmp::Reverse(a.severity), &a.fingerprint).cmp(&(
-            &b.path,
-            b.line,
-            b.column,
-            &b.code,
-            std::cmp::Reverse(b.severity),
-            &b.fingerprint,
-        ))
+        (
+            &a.path,
+            a.line,
+            a.column,
+            &a.code,
+            std::cmp::Reverse(a.severity),
+            &a.fingerprint,
+        )
+            .cmp(&(
+                &b.path,
+                b.line,
+                b.column,
+                &b.code,
+                std::cmp::Reverse(b.severity),
+                &b.fingerprint,
+            ))
     });
     let mut seen = std::collections::BTreeSet::new();
     findings.retain(|f| seen.insert(f.fingerprint.clone()));
@@ -128,7 +145,11 @@ fn anchored_objects(inv: &Inventory) -> Vec<(&Meta, String)> {
             .iter()
             .map(|s| (&s.meta, format!("ServiceAccount {}", s.meta.name))),
     );
-    out.extend(inv.secrets.iter().map(|s| (&s.meta, format!("Secret {}", s.meta.name))));
+    out.extend(
+        inv.secrets
+            .iter()
+            .map(|s| (&s.meta, format!("Secret {}", s.meta.name))),
+    );
     out.extend(
         inv.workloads
             .iter()
@@ -138,7 +159,11 @@ fn anchored_objects(inv: &Inventory) -> Vec<(&Meta, String)> {
     out
 }
 
-fn innermost<'a>(objects: &'a [(&'a Meta, String)], loc: &Finding, file: usize) -> Option<&'a (&'a Meta, String)> {
+fn innermost<'a>(
+    objects: &'a [(&'a Meta, String)],
+    loc: &Finding,
+    file: usize,
+) -> Option<&'a (&'a Meta, String)> {
     objects
         .iter()
         .filter(|(m, _)| m.loc.file == file && m.loc.line <= loc.line && loc.line <= m.loc.end_line)
@@ -196,10 +221,12 @@ fn accept(ctx: &Ctx, findings: &mut [Finding], extra: &mut Vec<Finding>) {
                 .object
                 .as_deref()
                 .is_none_or(|o| f.object.as_deref().is_some_and(|fo| object_matches(o, fo)));
-            let identity_ok = e
-                .identity
-                .as_deref()
-                .is_none_or(|i| f.identity.as_deref() == Some(i) || f.identity.as_deref().is_some_and(|fi| fi.ends_with(&format!(":{}", i.replace('/', ":")))));
+            let identity_ok = e.identity.as_deref().is_none_or(|i| {
+                f.identity.as_deref() == Some(i)
+                    || f.identity
+                        .as_deref()
+                        .is_some_and(|fi| fi.ends_with(&format!(":{}", i.replace('/', ":"))))
+            });
             if e.rule != f.code || !object_ok || !identity_ok {
                 continue;
             }
@@ -216,7 +243,11 @@ fn accept(ctx: &Ctx, findings: &mut [Finding], extra: &mut Vec<Finding>) {
     }
     for e in &ctx.settings.exceptions {
         if let Some(x) = e.expires.as_deref().filter(|x| expired(today, x)) {
-            let path = ctx.settings.path.clone().unwrap_or_else(|| ".rbac-gate.yaml".into());
+            let path = ctx
+                .settings
+                .path
+                .clone()
+                .unwrap_or_else(|| ".rbac-gate.yaml".into());
             let meta = &crate::rules::expired_justification::ExpiredJustification::META;
             let d = ctx
                 .draft(
@@ -261,7 +292,12 @@ fn expired_finding(ctx: &Ctx, meta: &Meta, display: &str, why: String) -> Findin
 }
 
 /// Effective permissions per identity, for the playground's matrix.
-fn identity_reports(inv: &Inventory, az: &Authz, runners: &RunnerModel) -> Vec<IdentityReport> {
+fn identity_reports(
+    inv: &Inventory,
+    az: &Authz,
+    runners: &RunnerModel,
+    escalations: &BTreeMap<String, Vec<Vec<String>>>,
+) -> Vec<IdentityReport> {
     let mut out = Vec::new();
     for id in &az.identities {
         let mut roles = Vec::new();
@@ -271,11 +307,12 @@ fn identity_reports(inv: &Inventory, az: &Authz, runners: &RunnerModel) -> Vec<I
         if runners.is_job(id) {
             roles.push("job".to_string());
         }
-        if inv
-            .workloads
-            .iter()
-            .any(|w| Identity::sa(w.namespace.as_deref().unwrap_or("default"), w.service_account_name()) == *id)
-        {
+        if inv.workloads.iter().any(|w| {
+            Identity::sa(
+                w.namespace.as_deref().unwrap_or("default"),
+                w.service_account_name(),
+            ) == *id
+        }) {
             roles.push("workload".to_string());
         }
         if roles.is_empty() {
@@ -297,10 +334,16 @@ fn identity_reports(inv: &Inventory, az: &Authz, runners: &RunnerModel) -> Vec<I
                     for resource in &rule.resources {
                         let (needed, excess): (Vec<String>, Vec<String>) =
                             rule.verbs.iter().cloned().partition(|v| {
-                                runners.needed(id, v, group, resource, match &g.scope {
-                                    authz::Scope::Cluster => None,
-                                    authz::Scope::Namespace(ns) => Some(ns.as_str()),
-                                })
+                                runners.needed(
+                                    id,
+                                    v,
+                                    group,
+                                    resource,
+                                    match &g.scope {
+                                        authz::Scope::Cluster => None,
+                                        authz::Scope::Namespace(ns) => Some(ns.as_str()),
+                                    },
+                                )
                             });
                         let manager = runners.is_manager(id);
                         for (verbs, status) in [
@@ -324,6 +367,19 @@ fn identity_reports(inv: &Inventory, az: &Authz, runners: &RunnerModel) -> Vec<I
                 }
             }
         }
+        for r in runners.runners_managed_by(id) {
+            for m in runner::missing(inv, az, r) {
+                rows.push(PermissionRow {
+                    namespace: m.namespace.clone().unwrap_or_else(|| "*".to_string()),
+                    api_group: m.need.group.to_string(),
+                    resource: m.need.resource.to_string(),
+                    verbs: m.verbs.iter().map(|v| (*v).to_string()).collect(),
+                    resource_names: Vec::new(),
+                    status: "missing".to_string(),
+                    via: format!("needed for {}", m.need.feature),
+                });
+            }
+        }
         rows.sort_by(|a, b| {
             (&a.namespace, &a.api_group, &a.resource, &a.status, &a.via).cmp(&(
                 &b.namespace,
@@ -337,7 +393,7 @@ fn identity_reports(inv: &Inventory, az: &Authz, runners: &RunnerModel) -> Vec<I
             id: id.id(),
             roles,
             permissions: rows,
-            escalations: Vec::new(),
+            escalations: escalations.get(&id.id()).cloned().unwrap_or_default(),
         });
     }
     out

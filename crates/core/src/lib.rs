@@ -8,11 +8,11 @@
 pub mod api;
 pub mod authz;
 pub mod context;
+pub mod model;
 pub mod report;
 pub mod rules;
 pub mod runner;
 pub mod settings;
-pub mod model;
 pub mod yaml;
 
 pub use api::{handle_json, Options, Request, Response, Source, ABI_VERSION};

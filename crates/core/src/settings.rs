@@ -235,7 +235,10 @@ fn apply(l: &mut Loader, root: &Node, s: &mut Settings) {
                 if let Some(j) = value.get("jobs") {
                     s.job_identities = l.strings(j, "`identities.jobs`");
                 }
-                for (what, list) in [("runner", &s.runner_identities), ("jobs", &s.job_identities)] {
+                for (what, list) in [
+                    ("runner", &s.runner_identities),
+                    ("jobs", &s.job_identities),
+                ] {
                     for id in list {
                         if !id.contains('/') && !id.starts_with("system:serviceaccount:") {
                             let node = value.get(what).unwrap_or(value);
@@ -254,7 +257,8 @@ fn apply(l: &mut Loader, root: &Node, s: &mut Settings) {
                     if let Some(sev) = l.severity(node, "a severity override") {
                         match crate::rules::find(code) {
                             Some(rule) => {
-                                s.severity_overrides.insert(rule.meta().code.to_string(), sev);
+                                s.severity_overrides
+                                    .insert(rule.meta().code.to_string(), sev);
                             }
                             None => l.err(node, format!("unknown rule `{code}` in `severity`")),
                         }
@@ -273,7 +277,11 @@ fn apply(l: &mut Loader, root: &Node, s: &mut Settings) {
             }
             "exceptions" => {
                 for e in value.as_seq().unwrap_or(&[]) {
-                    if !l.keys(e, &["rule", "object", "identity", "reason", "expires"], "an exception") {
+                    if !l.keys(
+                        e,
+                        &["rule", "object", "identity", "reason", "expires"],
+                        "an exception",
+                    ) {
                         continue;
                     }
                     let text = |k: &str| e.get(k).and_then(Node::as_str).map(str::to_string);
@@ -337,7 +345,9 @@ mod tests {
 
     #[test]
     fn values_are_read() {
-        let (s, errors) = load_text("fail-on: medium\nrunner:\n  version: \"17.2\"\n  features: [namespace_per_job]\n");
+        let (s, errors) = load_text(
+            "fail-on: medium\nrunner:\n  version: \"17.2\"\n  features: [namespace_per_job]\n",
+        );
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(s.fail_on, Severity::Medium);
         assert_eq!(s.runner_version, (17, 2));

@@ -323,8 +323,8 @@ impl MarkedEventReceiver for Builder {
                 } else {
                     style
                 };
-                let lines = u32::try_from(text.trim_end_matches('\n').matches('\n').count())
-                    .unwrap_or(0);
+                let lines =
+                    u32::try_from(text.trim_end_matches('\n').matches('\n').count()).unwrap_or(0);
                 let end_line = match style {
                     Style::Literal | Style::Folded => pos.line + lines,
                     _ => pos.line,
@@ -415,7 +415,9 @@ impl MarkedEventReceiver for Builder {
                 if self.nodes > MAX_NODES {
                     self.fail(
                         pos,
-                        format!("YAML aliases expand to more than {MAX_NODES} nodes (an alias bomb?)"),
+                        format!(
+                            "YAML aliases expand to more than {MAX_NODES} nodes (an alias bomb?)"
+                        ),
                     );
                     return;
                 }
@@ -467,7 +469,10 @@ mod tests {
     fn positions_are_one_based() {
         let docs = parse_stream("a: 1\nb:\n  - x\n  - y\n").expect("parses");
         let root = &docs[0].root;
-        assert_eq!(root.key_node("b").map(|n| n.pos), Some(Pos { line: 2, col: 1 }));
+        assert_eq!(
+            root.key_node("b").map(|n| n.pos),
+            Some(Pos { line: 2, col: 1 })
+        );
         let items = root.get("b").and_then(Node::as_seq).expect("seq");
         assert_eq!(items[1].pos, Pos { line: 4, col: 5 });
     }
@@ -488,11 +493,16 @@ mod tests {
 
     #[test]
     fn repeated_top_level_key_splits_a_missing_separator() {
-        let docs = parse_stream("kind: ServiceAccount\nmetadata: {name: a}\nkind: ClusterRole\nmetadata: {name: b}\n")
-            .expect("split");
+        let docs = parse_stream(
+            "kind: ServiceAccount\nmetadata: {name: a}\nkind: ClusterRole\nmetadata: {name: b}\n",
+        )
+        .expect("split");
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[1].joined_at, Some(3));
-        assert_eq!(docs[1].root.get("kind").and_then(Node::as_str), Some("ClusterRole"));
+        assert_eq!(
+            docs[1].root.get("kind").and_then(Node::as_str),
+            Some("ClusterRole")
+        );
     }
 
     #[test]
@@ -517,8 +527,12 @@ mod tests {
 
     #[test]
     fn json_parses_as_yaml() {
-        let docs = parse_stream("{\"kind\": \"Role\", \"rules\": [{\"verbs\": [\"get\"]}]}").expect("json");
-        assert_eq!(docs[0].root.get("kind").and_then(Node::as_str), Some("Role"));
+        let docs = parse_stream("{\"kind\": \"Role\", \"rules\": [{\"verbs\": [\"get\"]}]}")
+            .expect("json");
+        assert_eq!(
+            docs[0].root.get("kind").and_then(Node::as_str),
+            Some("Role")
+        );
     }
 
     #[test]

@@ -30,7 +30,10 @@ pub fn render(ctx: &Context<'_>) -> String {
     for f in &report.findings {
         let (severity, description) = match &f.accepted {
             // Accepted findings stay visible in the MR, as information carrying the reason.
-            Some(acceptance) => ("info", format!("{} ({})", f.message, acceptance_text(acceptance))),
+            Some(acceptance) => (
+                "info",
+                format!("{} ({})", f.message, acceptance_text(acceptance)),
+            ),
             None => (f.severity.code_quality(), f.message.clone()),
         };
         issues.push(Issue {
@@ -40,7 +43,9 @@ pub fn render(ctx: &Context<'_>) -> String {
             severity,
             location: Location {
                 path: f.path.clone(),
-                lines: Lines { begin: f.line.max(1) },
+                lines: Lines {
+                    begin: f.line.max(1),
+                },
             },
         });
     }

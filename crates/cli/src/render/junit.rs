@@ -38,7 +38,10 @@ pub fn render(ctx: &Context<'_>) -> String {
                 check_name(&f.code, &f.rule),
                 f.line,
                 f.column,
-                f.object.as_deref().map(|o| format!(" {o}")).unwrap_or_default()
+                f.object
+                    .as_deref()
+                    .map(|o| format!(" {o}"))
+                    .unwrap_or_default()
             );
             let _ = write!(
                 cases,

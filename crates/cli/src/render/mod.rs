@@ -43,7 +43,10 @@ impl FromStr for Format {
             "codequality" | "code-quality" | "code_quality" => Ok(Format::CodeQuality),
             "sarif" => Ok(Format::Sarif),
             "junit" => Ok(Format::Junit),
-            other => Err(format!("unknown format `{other}` (expected one of: {})", Format::NAMES)),
+            other => Err(format!(
+                "unknown format `{other}` (expected one of: {})",
+                Format::NAMES
+            )),
         }
     }
 }

@@ -114,7 +114,7 @@ fn render_finding(out: &mut String, f: &Finding, snippets: &mut Snippets<'_>, st
         out,
         "{accepted}{}: {}",
         style.severity(f.severity, &clean(&label)),
-        style.bold(&clean(&f.message))
+        style.bold(&indent_continuation(&clean(&f.message), pad.len() + 3))
     );
     let _ = writeln!(
         out,
@@ -126,7 +126,13 @@ fn render_finding(out: &mut String, f: &Finding, snippets: &mut Snippets<'_>, st
     );
     snippet(out, &pad, &f.path, f.line, f.column, snippets, style);
     let note = |out: &mut String, label: &str, text: &str| {
-        let _ = writeln!(out, "{pad} {} {label}: {}", style.gutter("="), clean(text));
+        let head = format!("{pad} = {label}: ");
+        let _ = writeln!(
+            out,
+            "{pad} {} {label}: {}",
+            style.gutter("="),
+            indent_continuation(&clean(text), head.len())
+        );
     };
     if let Some(object) = &f.object {
         note(out, "object", object);
@@ -137,7 +143,12 @@ fn render_finding(out: &mut String, f: &Finding, snippets: &mut Snippets<'_>, st
     if !f.steps.is_empty() {
         let _ = writeln!(out, "{pad} {} escalation:", style.gutter("="));
         for (i, step) in f.steps.iter().enumerate() {
-            let _ = writeln!(out, "{pad}     {}. {}", i + 1, clean(step));
+            let _ = writeln!(
+                out,
+                "{pad}     {}. {}",
+                i + 1,
+                indent_continuation(&clean(step), pad.len() + 8)
+            );
         }
     }
     if !f.help.is_empty() {
@@ -148,7 +159,7 @@ fn render_finding(out: &mut String, f: &Finding, snippets: &mut Snippets<'_>, st
             out,
             "{pad} {} {}",
             style.gutter("="),
-            clean(&acceptance_text(acceptance))
+            indent_continuation(&clean(&acceptance_text(acceptance)), pad.len() + 3)
         );
     }
     out.push('\n');
@@ -165,12 +176,20 @@ fn render_error(out: &mut String, e: &FileError, snippets: &mut Snippets<'_>, st
         "{}: {}: {}",
         style.paint("1;31", "error"),
         clean(&location),
-        style.bold(&clean(&e.message))
+        style.bold(&indent_continuation(&clean(&e.message), 7))
     );
     if let Some(line) = e.line.filter(|l| *l > 0) {
         let pad = " ".repeat(digits(line));
         let mut block = String::new();
-        if snippet(&mut block, &pad, &e.path, line, e.column.unwrap_or(0), snippets, style) {
+        if snippet(
+            &mut block,
+            &pad,
+            &e.path,
+            line,
+            e.column.unwrap_or(0),
+            snippets,
+            style,
+        ) {
             out.push_str(&block);
         }
     }
@@ -206,7 +225,11 @@ fn snippet(
 }
 
 fn summary(report: &Report, style: &Style) -> String {
-    let active: Vec<&Finding> = report.findings.iter().filter(|f| f.accepted.is_none()).collect();
+    let active: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.accepted.is_none())
+        .collect();
     let accepted = report.findings.len() - active.len();
     let mut parts = Vec::new();
     for severity in Severity::ALL.iter().rev() {
@@ -246,15 +269,37 @@ fn digits(n: u32) -> usize {
     n.max(1).to_string().len()
 }
 
+/// Indents every line after the first by `width` spaces, so multi-line help (e.g. a YAML
+/// fix) stays inside its note.
+fn indent_continuation(text: &str, width: usize) -> String {
+    if !text.contains('\n') {
+        return text.to_string();
+    }
+    let pad = " ".repeat(width);
+    text.lines()
+        .enumerate()
+        .map(|(i, line)| {
+            if i == 0 || line.is_empty() {
+                line.to_string()
+            } else {
+                format!("{pad}{line}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Neutralises terminal control characters that could come from input files (object names,
-/// snippets): an escape sequence in a manifest must not drive the reader's terminal.
+/// snippets): an escape sequence in a manifest must not drive the reader's terminal. Line
+/// breaks are kept (callers indent them); carriage returns are not.
 pub fn clean(text: &str) -> String {
-    if !text.chars().any(|c| c.is_control() && c != '\t') {
+    let bad = |c: char| c.is_control() && c != '\t' && c != '\n';
+    if !text.chars().any(bad) {
         return text.to_string();
     }
     text.chars()
         .map(|c| {
-            if c.is_control() && c != '\t' {
+            if bad(c) {
                 c.escape_unicode().to_string()
             } else {
                 c.to_string()

@@ -81,7 +81,10 @@ impl Identity {
     }
 
     fn from_user(name: &str) -> Identity {
-        match name.strip_prefix("system:serviceaccount:").and_then(|r| r.split_once(':')) {
+        match name
+            .strip_prefix("system:serviceaccount:")
+            .and_then(|r| r.split_once(':'))
+        {
             Some((ns, n)) => Identity::sa(ns, n),
             None => Identity::User(name.to_string()),
         }
@@ -131,15 +134,14 @@ pub fn group_matches(rule: &PolicyRule, group: &str) -> bool {
 
 pub fn resource_matches(rule: &PolicyRule, resource: &str) -> bool {
     let sub = resource.split_once('/').map(|(_, s)| s);
-    rule.resources.iter().any(|r| {
-        r == "*"
-            || r == resource
-            || sub.is_some_and(|s| r.strip_prefix("*/") == Some(s))
-    })
+    rule.resources
+        .iter()
+        .any(|r| r == "*" || r == resource || sub.is_some_and(|s| r.strip_prefix("*/") == Some(s)))
 }
 
 pub fn name_matches(rule: &PolicyRule, name: Option<&str>) -> bool {
-    rule.resource_names.is_empty() || name.is_some_and(|n| rule.resource_names.iter().any(|r| r == n))
+    rule.resource_names.is_empty()
+        || name.is_some_and(|n| rule.resource_names.iter().any(|r| r == n))
 }
 
 /// Whether `rule`, granted in `scope`, authorizes `verb` on `group`/`resource` (named `name`,
@@ -152,7 +154,8 @@ pub fn rule_allows(
     resource: &str,
     name: Option<&str>,
 ) -> bool {
-    if rule.resources.is_empty() || !rule.non_resource_urls.is_empty() && rule.resources.is_empty() {
+    if rule.resources.is_empty() || !rule.non_resource_urls.is_empty() && rule.resources.is_empty()
+    {
         return false;
     }
     if !(verb_matches(rule, verb)
@@ -164,10 +167,15 @@ pub fn rule_allows(
     }
     match scope {
         Scope::Cluster => true,
-        Scope::Namespace(_) => {
+        Scope::Namespace(ns) => {
             let namespaced = resources::namespaced(group, resource).unwrap_or(true);
             namespaced
                 || (verb == "bind" && group == RBAC_GROUP && resource == "clusterroles")
+                // A request about namespace X itself (`/api/v1/namespaces/X`) is attributed to
+                // namespace X, so a namespaced grant there covers it, for that one name.
+                || (group.is_empty()
+                    && resources::split(resource).0 == "namespaces"
+                    && name == Some(ns.as_str()))
         }
     }
 }
@@ -366,12 +374,17 @@ impl Authz {
             }
         }
         for sa in &inv.service_accounts {
-            let ns = sa.meta.namespace.clone().unwrap_or_else(|| "default".into());
+            let ns = sa
+                .meta
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".into());
             az.identities.insert(Identity::sa(&ns, &sa.meta.name));
         }
         for w in &inv.workloads {
             let ns = w.namespace.clone().unwrap_or_else(|| "default".into());
-            az.identities.insert(Identity::sa(&ns, w.service_account_name()));
+            az.identities
+                .insert(Identity::sa(&ns, w.service_account_name()));
         }
         az.broad = az
             .by_identity
@@ -449,8 +462,16 @@ impl Authz {
             String::new()
         };
         match g.binding {
-            Some(b) => format!("{} -> {}{builtin}", inv.bindings[b].display(), role.display()),
-            None => format!("{} (not bound; judged as if bound {})", role.display(), g.scope.display()),
+            Some(b) => format!(
+                "{} -> {}{builtin}",
+                inv.bindings[b].display(),
+                role.display()
+            ),
+            None => format!(
+                "{} (not bound; judged as if bound {})",
+                role.display(),
+                g.scope.display()
+            ),
         }
     }
 }
@@ -476,22 +497,53 @@ mod tests {
         assert!(rule_allows(&ns, &r, "create", "", "pods/exec", None));
         assert!(!rule_allows(&ns, &r, "create", "", "pods", None));
         let r = rule(&[""], &["pods/*"], &["create"], &[]);
-        assert!(!rule_allows(&ns, &r, "create", "", "pods/exec", None), "pods/* is not a wildcard");
+        assert!(
+            !rule_allows(&ns, &r, "create", "", "pods/exec", None),
+            "pods/* is not a wildcard"
+        );
     }
 
     #[test]
     fn api_groups_must_match() {
         let r = rule(&[RBAC_GROUP], &["pods"], &["create"], &[]);
-        assert!(!rule_allows(&Scope::Cluster, &r, "create", "", "pods", None));
+        assert!(!rule_allows(
+            &Scope::Cluster,
+            &r,
+            "create",
+            "",
+            "pods",
+            None
+        ));
     }
 
     #[test]
     fn resource_names_restrict_named_requests_only() {
         let r = rule(&[""], &["secrets"], &["get"], &["one"]);
-        assert!(rule_allows(&Scope::Cluster, &r, "get", "", "secrets", Some("one")));
-        assert!(!rule_allows(&Scope::Cluster, &r, "get", "", "secrets", None));
+        assert!(rule_allows(
+            &Scope::Cluster,
+            &r,
+            "get",
+            "",
+            "secrets",
+            Some("one")
+        ));
+        assert!(!rule_allows(
+            &Scope::Cluster,
+            &r,
+            "get",
+            "",
+            "secrets",
+            None
+        ));
         let r = rule(&[""], &["secrets"], &["get"], &[]);
-        assert!(rule_allows(&Scope::Cluster, &r, "get", "", "secrets", Some("any")));
+        assert!(rule_allows(
+            &Scope::Cluster,
+            &r,
+            "get",
+            "",
+            "secrets",
+            Some("any")
+        ));
     }
 
     #[test]
@@ -499,9 +551,41 @@ mod tests {
         let ns = Scope::Namespace("ci".into());
         let r = rule(&["*"], &["*"], &["*"], &[]);
         assert!(!rule_allows(&ns, &r, "get", "", "nodes/proxy", None));
-        assert!(!rule_allows(&ns, &r, "escalate", RBAC_GROUP, "clusterroles", None));
+        assert!(!rule_allows(
+            &ns,
+            &r,
+            "escalate",
+            RBAC_GROUP,
+            "clusterroles",
+            None
+        ));
         // ...except `bind` on clusterroles, checked in the RoleBinding's namespace.
-        assert!(rule_allows(&ns, &r, "bind", RBAC_GROUP, "clusterroles", None));
-        assert!(rule_allows(&Scope::Cluster, &r, "get", "", "nodes/proxy", None));
+        assert!(rule_allows(
+            &ns,
+            &r,
+            "bind",
+            RBAC_GROUP,
+            "clusterroles",
+            None
+        ));
+        assert!(rule_allows(
+            &Scope::Cluster,
+            &r,
+            "get",
+            "",
+            "nodes/proxy",
+            None
+        ));
+        // ...and requests about the grant's own namespace object.
+        assert!(rule_allows(&ns, &r, "patch", "", "namespaces", Some("ci")));
+        assert!(!rule_allows(
+            &ns,
+            &r,
+            "patch",
+            "",
+            "namespaces",
+            Some("prod")
+        ));
+        assert!(!rule_allows(&ns, &r, "patch", "", "namespaces", None));
     }
 }

@@ -45,27 +45,82 @@ pub const RESOURCES: &[(&str, &str, bool, &[&str])] = &[
     ("authentication.k8s.io", "uids", false, &[]),
     ("authentication.k8s.io", "tokenreviews", false, &[]),
     ("authentication.k8s.io", "selfsubjectreviews", false, &[]),
-    ("admissionregistration.k8s.io", "mutatingwebhookconfigurations", false, &[]),
-    ("admissionregistration.k8s.io", "validatingwebhookconfigurations", false, &[]),
-    ("admissionregistration.k8s.io", "validatingadmissionpolicies", false, &["status"]),
-    ("admissionregistration.k8s.io", "validatingadmissionpolicybindings", false, &[]),
-    ("admissionregistration.k8s.io", "mutatingadmissionpolicies", false, &[]),
-    ("admissionregistration.k8s.io", "mutatingadmissionpolicybindings", false, &[]),
-    ("apiextensions.k8s.io", "customresourcedefinitions", false, &["status"]),
+    (
+        "admissionregistration.k8s.io",
+        "mutatingwebhookconfigurations",
+        false,
+        &[],
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "validatingwebhookconfigurations",
+        false,
+        &[],
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "validatingadmissionpolicies",
+        false,
+        &["status"],
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "validatingadmissionpolicybindings",
+        false,
+        &[],
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "mutatingadmissionpolicies",
+        false,
+        &[],
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "mutatingadmissionpolicybindings",
+        false,
+        &[],
+    ),
+    (
+        "apiextensions.k8s.io",
+        "customresourcedefinitions",
+        false,
+        &["status"],
+    ),
     ("apiregistration.k8s.io", "apiservices", false, &["status"]),
     ("apps", "controllerrevisions", true, &[]),
     ("apps", "daemonsets", true, &["status"]),
     ("apps", "deployments", true, &["scale", "status"]),
     ("apps", "replicasets", true, &["scale", "status"]),
     ("apps", "statefulsets", true, &["scale", "status"]),
-    ("authorization.k8s.io", "localsubjectaccessreviews", true, &[]),
-    ("authorization.k8s.io", "selfsubjectaccessreviews", false, &[]),
-    ("authorization.k8s.io", "selfsubjectrulesreviews", false, &[]),
+    (
+        "authorization.k8s.io",
+        "localsubjectaccessreviews",
+        true,
+        &[],
+    ),
+    (
+        "authorization.k8s.io",
+        "selfsubjectaccessreviews",
+        false,
+        &[],
+    ),
+    (
+        "authorization.k8s.io",
+        "selfsubjectrulesreviews",
+        false,
+        &[],
+    ),
     ("authorization.k8s.io", "subjectaccessreviews", false, &[]),
     ("autoscaling", "horizontalpodautoscalers", true, &["status"]),
     ("batch", "cronjobs", true, &["status"]),
     ("batch", "jobs", true, &["status"]),
-    ("certificates.k8s.io", "certificatesigningrequests", false, &["approval", "status"]),
+    (
+        "certificates.k8s.io",
+        "certificatesigningrequests",
+        false,
+        &["approval", "status"],
+    ),
     ("certificates.k8s.io", "signers", false, &[]),
     ("certificates.k8s.io", "clustertrustbundles", false, &[]),
     ("coordination.k8s.io", "leases", true, &[]),
@@ -77,8 +132,20 @@ pub const RESOURCES: &[(&str, &str, bool, &[&str])] = &[
     ("extensions", "ingresses", true, &["status"]),
     ("extensions", "networkpolicies", true, &[]),
     ("extensions", "podsecuritypolicies", false, &[]),
-    ("flowcontrol.apiserver.k8s.io", "flowschemas", false, &["status"]),
-    ("flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations", false, &["status"]),
+    (
+        "flowcontrol.apiserver.k8s.io",
+        "flowschemas",
+        false,
+        &["status"],
+    ),
+    (
+        "flowcontrol.apiserver.k8s.io",
+        "prioritylevelconfigurations",
+        false,
+        &["status"],
+    ),
+    ("metrics.k8s.io", "nodes", false, &[]),
+    ("metrics.k8s.io", "pods", true, &[]),
     ("networking.k8s.io", "ingressclasses", false, &[]),
     ("networking.k8s.io", "ingresses", true, &["status"]),
     ("networking.k8s.io", "networkpolicies", true, &["status"]),
@@ -87,7 +154,12 @@ pub const RESOURCES: &[(&str, &str, bool, &[&str])] = &[
     ("node.k8s.io", "runtimeclasses", false, &[]),
     ("policy", "poddisruptionbudgets", true, &["status"]),
     ("policy", "podsecuritypolicies", false, &[]),
-    ("rbac.authorization.k8s.io", "clusterrolebindings", false, &[]),
+    (
+        "rbac.authorization.k8s.io",
+        "clusterrolebindings",
+        false,
+        &[],
+    ),
     ("rbac.authorization.k8s.io", "clusterroles", false, &[]),
     ("rbac.authorization.k8s.io", "rolebindings", true, &[]),
     ("rbac.authorization.k8s.io", "roles", true, &[]),
@@ -96,13 +168,24 @@ pub const RESOURCES: &[(&str, &str, bool, &[&str])] = &[
     ("resource.k8s.io", "resourceclaimtemplates", true, &[]),
     ("resource.k8s.io", "resourceslices", false, &[]),
     ("scheduling.k8s.io", "priorityclasses", false, &[]),
+    (
+        "storagemigration.k8s.io",
+        "storageversionmigrations",
+        false,
+        &["status"],
+    ),
     ("storage.k8s.io", "csidrivers", false, &[]),
     ("storage.k8s.io", "csinodes", false, &[]),
     ("storage.k8s.io", "csistoragecapacities", true, &[]),
     ("storage.k8s.io", "storageclasses", false, &[]),
     ("storage.k8s.io", "volumeattachments", false, &["status"]),
     ("storage.k8s.io", "volumeattributesclasses", false, &[]),
-    ("security.openshift.io", "securitycontextconstraints", false, &[]),
+    (
+        "security.openshift.io",
+        "securitycontextconstraints",
+        false,
+        &[],
+    ),
 ];
 
 /// Groups served by Kubernetes itself. A resource in one of these that is not listed above does
@@ -110,15 +193,14 @@ pub const RESOURCES: &[(&str, &str, bool, &[&str])] = &[
 /// doubt (namespaced, exists).
 pub fn is_builtin_group(group: &str) -> bool {
     RESOURCES.iter().any(|(g, ..)| *g == group)
-        || matches!(group, "metrics.k8s.io" | "storagemigration.k8s.io")
 }
 
 /// Whether `group`/`resource` (`pods` or `pods/exec`) is served by Kubernetes.
 pub fn exists(group: &str, resource: &str) -> bool {
     let (base, sub) = split(resource);
-    RESOURCES.iter().any(|(g, r, _, subs)| {
-        *g == group && *r == base && sub.is_none_or(|s| subs.contains(&s))
-    })
+    RESOURCES
+        .iter()
+        .any(|(g, r, _, subs)| *g == group && *r == base && sub.is_none_or(|s| subs.contains(&s)))
 }
 
 /// Scope of a known resource: `Some(true)` namespaced, `Some(false)` cluster-scoped, `None` unknown
@@ -186,7 +268,10 @@ mod tests {
         assert!(!exists("", "serviceAccounts"));
         assert!(!exists("rbac.authorization.k8s.io", "services/status"));
         assert_eq!(suggest("", "pods/logs").as_deref(), Some("pods/log"));
-        assert_eq!(suggest("", "serviceAccounts").as_deref(), Some("serviceaccounts"));
+        assert_eq!(
+            suggest("", "serviceAccounts").as_deref(),
+            Some("serviceaccounts")
+        );
     }
 
     #[test]

@@ -118,7 +118,11 @@ fn find_template(node: &Node) -> Option<&Node> {
     while let Some(n) = todo.pop() {
         match &n.value {
             Value::Str(s, _) if s.contains("{{") && s.contains("}}") => return Some(n),
-            Value::Map(entries) if entries.iter().any(|(k, _)| !matches!(k.value, Value::Str(..) | Value::Null)) => {
+            Value::Map(entries)
+                if entries
+                    .iter()
+                    .any(|(k, _)| !matches!(k.value, Value::Str(..) | Value::Null)) =>
+            {
                 return Some(n)
             }
             Value::Seq(items) => todo.extend(items.iter().rev()),
@@ -136,7 +140,9 @@ fn find_template(node: &Node) -> Option<&Node> {
 
 fn load_document(inv: &mut Inventory, file: usize, source: &Source, root: &Node) {
     if !matches!(root.value, Value::Map(_)) {
-        *inv.skipped.entry("(not a mapping)".to_string()).or_default() += 1;
+        *inv.skipped
+            .entry("(not a mapping)".to_string())
+            .or_default() += 1;
         return;
     }
     let kind = root.get("kind").and_then(Node::as_str).unwrap_or("");
@@ -156,15 +162,21 @@ fn load_document(inv: &mut Inventory, file: usize, source: &Source, root: &Node)
         }
         return;
     }
-    if kind == "Config" && root.get("users").is_some() || root.get("clusters").is_some() && kind == "Config" {
+    if kind == "Config" && (root.get("users").is_some() || root.get("clusters").is_some()) {
         inv.objects += 1;
         inv.kubeconfigs.push(kubeconfig::load(file, root));
         return;
     }
     let known = matches!(
         kind,
-        "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding" | "ServiceAccount" | "Secret"
-            | "Namespace" | "ConfigMap"
+        "Role"
+            | "ClusterRole"
+            | "RoleBinding"
+            | "ClusterRoleBinding"
+            | "ServiceAccount"
+            | "Secret"
+            | "Namespace"
+            | "ConfigMap"
     ) || WORKLOAD_KINDS.contains(&kind);
     if !known {
         *inv.skipped.entry(kind.to_string()).or_default() += 1;
@@ -182,11 +194,14 @@ fn load_document(inv: &mut Inventory, file: usize, source: &Source, root: &Node)
         );
         return;
     }
-    if kind.starts_with("Role") || kind.starts_with("ClusterRole") {
-        if !api_version.starts_with("rbac.authorization.k8s.io/") {
-            *inv.skipped.entry(format!("{kind} ({api_version})")).or_default() += 1;
-            return;
-        }
+    // Role, ClusterRole and their bindings exist only in the RBAC group; the same kind names
+    // in other groups (CRDs) are not RBAC.
+    let rbac_kind = kind.starts_with("Role") || kind.starts_with("ClusterRole");
+    if rbac_kind && !api_version.starts_with("rbac.authorization.k8s.io/") {
+        *inv.skipped
+            .entry(format!("{kind} ({api_version})"))
+            .or_default() += 1;
+        return;
     }
     inv.objects += 1;
     let meta = meta_of(file, root);
@@ -302,7 +317,12 @@ fn load_configmap(inv: &mut Inventory, file: usize, root: &Node, meta: Meta) {
             first_line: value.pos.line,
             col_offset: value.pos.col.saturating_sub(1),
             exact_lines: exact,
-            anchor: Loc::at(file, root.path(&["data"]).and_then(|d| d.key_node(key)).map_or(value.pos, |k| k.pos)),
+            anchor: Loc::at(
+                file,
+                root.path(&["data"])
+                    .and_then(|d| d.key_node(key))
+                    .map_or(value.pos, |k| k.pos),
+            ),
             namespace: meta.namespace.clone(),
             configmap: Some(meta.name.clone()),
             from_helm: false,
@@ -380,7 +400,10 @@ fn label_selector(n: &Node) -> LabelSelector {
             .iter()
             .map(|e| {
                 (
-                    e.get("key").and_then(Node::as_str).unwrap_or("").to_string(),
+                    e.get("key")
+                        .and_then(Node::as_str)
+                        .unwrap_or("")
+                        .to_string(),
                     e.get("operator")
                         .and_then(Node::as_str)
                         .unwrap_or("")

@@ -73,7 +73,9 @@ pub fn load(inv: &mut Inventory, file: usize, root: &Node) {
         .to_string();
     let job_ns = text_at(root, &["runners", "jobNamespace"]).map(str::to_string);
     let rbac_create = root.path(&["rbac", "create"]).and_then(Node::as_bool) == Some(true);
-    let sa_create = root.path(&["serviceAccount", "create"]).and_then(Node::as_bool);
+    let sa_create = root
+        .path(&["serviceAccount", "create"])
+        .and_then(Node::as_bool);
     let sa_name = if let Some(n) = text_at(root, &["serviceAccount", "name"]) {
         n.to_string()
     } else if sa_create == Some(true) {
@@ -98,9 +100,14 @@ pub fn load(inv: &mut Inventory, file: usize, root: &Node) {
     };
     let cluster_wide_node = root.path(&["rbac", "clusterWideAccess"]);
     let cluster_wide = cluster_wide_node.and_then(Node::as_bool) == Some(true);
-    let cluster_wide_loc = cluster_wide_node
-        .filter(|_| cluster_wide)
-        .map(|n| Loc::at(file, root.get("rbac").and_then(|r| r.key_node("clusterWideAccess")).map_or(n.pos, |k| k.pos)));
+    let cluster_wide_loc = cluster_wide_node.filter(|_| cluster_wide).map(|n| {
+        Loc::at(
+            file,
+            root.get("rbac")
+                .and_then(|r| r.key_node("clusterWideAccess"))
+                .map_or(n.pos, |k| k.pos),
+        )
+    });
     let mut role_index = None;
     if rbac_create {
         let rbac = root.get("rbac");
@@ -192,7 +199,11 @@ pub fn load(inv: &mut Inventory, file: usize, root: &Node) {
             },
             subjects: vec![Subject {
                 kind: SubjectKind::ServiceAccount,
-                name: if sa_name.is_empty() { "default".into() } else { sa_name.clone() },
+                name: if sa_name.is_empty() {
+                    "default".into()
+                } else {
+                    sa_name.clone()
+                },
                 namespace: Some(release_ns.clone()),
                 loc: rbac_loc,
             }],

@@ -42,7 +42,11 @@ pub fn load(file: usize, root: &Node) -> Kubeconfig {
         exec_plugins: Vec::new(),
     };
     for u in root.get("users").and_then(Node::as_seq).unwrap_or(&[]) {
-        let name = u.get("name").and_then(Node::as_str).unwrap_or("").to_string();
+        let name = u
+            .get("name")
+            .and_then(Node::as_str)
+            .unwrap_or("")
+            .to_string();
         let Some(user) = u.get("user") else { continue };
         for field in SECRET_FIELDS {
             if let Some(v) = user.get(field) {
@@ -67,13 +71,25 @@ pub fn load(file: usize, root: &Node) -> Kubeconfig {
             }
         }
         if let Some(exec) = user.get("exec") {
-            let cmd = exec.get("command").and_then(Node::as_str).unwrap_or("").to_string();
-            kc.exec_plugins.push((name.clone(), cmd, Loc::at(file, exec.pos)));
+            let cmd = exec
+                .get("command")
+                .and_then(Node::as_str)
+                .unwrap_or("")
+                .to_string();
+            kc.exec_plugins
+                .push((name.clone(), cmd, Loc::at(file, exec.pos)));
         }
     }
     for c in root.get("clusters").and_then(Node::as_seq).unwrap_or(&[]) {
-        let name = c.get("name").and_then(Node::as_str).unwrap_or("").to_string();
-        if let Some(k) = c.get("cluster").and_then(|cl| cl.key_node("insecure-skip-tls-verify")) {
+        let name = c
+            .get("name")
+            .and_then(Node::as_str)
+            .unwrap_or("")
+            .to_string();
+        if let Some(k) = c
+            .get("cluster")
+            .and_then(|cl| cl.key_node("insecure-skip-tls-verify"))
+        {
             let on = c
                 .path(&["cluster", "insecure-skip-tls-verify"])
                 .and_then(Node::as_bool)

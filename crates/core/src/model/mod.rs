@@ -101,11 +101,7 @@ impl PolicyRule {
                 self.verbs.join(", ")
             );
         }
-        let groups: Vec<String> = self
-            .api_groups
-            .iter()
-            .map(|g| format!("\"{g}\""))
-            .collect();
+        let groups: Vec<String> = self.api_groups.iter().map(|g| format!("\"{g}\"")).collect();
         let mut s = format!(
             "apiGroups [{}] resources [{}] verbs [{}]",
             groups.join(", "),
@@ -113,7 +109,10 @@ impl PolicyRule {
             self.verbs.join(", ")
         );
         if !self.resource_names.is_empty() {
-            s.push_str(&format!(" resourceNames [{}]", self.resource_names.join(", ")));
+            s.push_str(&format!(
+                " resourceNames [{}]",
+                self.resource_names.join(", ")
+            ));
         }
         s
     }

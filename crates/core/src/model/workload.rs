@@ -32,7 +32,9 @@ impl Workload {
     pub fn is_gitlab_runner(&self) -> bool {
         self.images.iter().any(|i| {
             let repo = i.split('@').next().unwrap_or(i);
-            let repo = repo.rsplit_once(':').map_or(repo, |(r, tag)| if tag.contains('/') { repo } else { r });
+            let repo = repo
+                .rsplit_once(':')
+                .map_or(repo, |(r, tag)| if tag.contains('/') { repo } else { r });
             repo.ends_with("gitlab-runner") || repo.ends_with("gitlab-runner-ocp")
         }) || self
             .labels
@@ -82,7 +84,9 @@ pub fn load(file: usize, kind: &str, root: &Node, meta: Meta) -> Workload {
     let Some((spec, tmeta)) = pod_spec(kind, root) else {
         return w;
     };
-    w.labels.extend(super::extract::string_map(tmeta.and_then(|m| m.get("labels"))));
+    w.labels.extend(super::extract::string_map(
+        tmeta.and_then(|m| m.get("labels")),
+    ));
     let sa = spec
         .get("serviceAccountName")
         .or_else(|| spec.get("serviceAccount"));
@@ -90,7 +94,9 @@ pub fn load(file: usize, kind: &str, root: &Node, meta: Meta) -> Workload {
         w.service_account = sa.as_str().unwrap_or("").to_string();
         w.service_account_loc = Some(Loc::at(file, sa.pos));
     }
-    w.automount = spec.get("automountServiceAccountToken").and_then(Node::as_bool);
+    w.automount = spec
+        .get("automountServiceAccountToken")
+        .and_then(Node::as_bool);
     for list in ["initContainers", "containers", "ephemeralContainers"] {
         for c in spec.get(list).and_then(Node::as_seq).unwrap_or(&[]) {
             if let Some(image) = c.get("image").and_then(Node::as_str) {
@@ -105,7 +111,11 @@ pub fn load(file: usize, kind: &str, root: &Node, meta: Meta) -> Workload {
     }
     for v in spec.get("volumes").and_then(Node::as_seq).unwrap_or(&[]) {
         if let Some(hp) = v.get("hostPath") {
-            let path = hp.get("path").and_then(Node::as_str).unwrap_or("").to_string();
+            let path = hp
+                .get("path")
+                .and_then(Node::as_str)
+                .unwrap_or("")
+                .to_string();
             w.host_paths.push((path, Loc::at(file, hp.pos)));
         }
         if let Some(name) = v.path(&["configMap", "name"]).and_then(Node::as_str) {

@@ -33,7 +33,7 @@ pub trait Rule: Sync {
 
 /// Declares a rule: its doc comment becomes its documentation.
 ///
-/// ```ignore
+/// ```text
 /// declare_rule! {
 ///     /// ### What it does
 ///     /// ...
@@ -118,9 +118,9 @@ pub fn docs() -> Vec<RuleDoc> {
 
 /// Looks a rule up by code (`RG102`, any case) or kebab name.
 pub fn find(code_or_name: &str) -> Option<&'static dyn Rule> {
-    all().into_iter().find(|r| {
-        r.meta().code.eq_ignore_ascii_case(code_or_name) || r.meta().name == code_or_name
-    })
+    all()
+        .into_iter()
+        .find(|r| r.meta().code.eq_ignore_ascii_case(code_or_name) || r.meta().name == code_or_name)
 }
 
 #[cfg(test)]
@@ -159,6 +159,9 @@ pub mod testing {
     /// Asserts that `code` stays silent on `yaml`.
     pub fn silent(code: &str, yaml: &str) {
         let found = run(code, &[("input.yaml", yaml)]);
-        assert!(found.is_empty(), "{code} should not fire on:\n{yaml}\ngot: {found:#?}");
+        assert!(
+            found.is_empty(),
+            "{code} should not fire on:\n{yaml}\ngot: {found:#?}"
+        );
     }
 }

@@ -2,8 +2,12 @@
 //! features are on, and what the manager needs (per runner version and feature).
 
 use crate::authz::Identity;
+use crate::model::Loc;
 mod build;
-pub use build::build;
+pub mod config;
+pub mod permissions;
+pub use build::{build, direct_grants, missing, MissingNeed};
+pub use config::config_errors;
 
 use std::collections::BTreeSet;
 
@@ -12,7 +16,9 @@ use std::collections::BTreeSet;
 pub enum JobNamespaces {
     Listed(Vec<String>),
     /// Any namespace: `namespace_per_job`, or a broad `namespace_overwrite_allowed`.
-    Any { reason: String },
+    Any {
+        reason: String,
+    },
 }
 
 /// How badly CI breaks when a needed permission is missing.
@@ -62,11 +68,50 @@ pub struct Runner {
     pub needs: Vec<Need>,
     /// The feature that legitimately needs cluster-wide scope, if any.
     pub cluster_feature: Option<String>,
+    /// The parsed `[[runners]]` entry (with key locations), when a config was found.
+    pub entry: Option<config::RunnerEntry>,
+    /// How the manager identity was found, for messages (`Helm values serviceAccount`, ...).
+    pub manager_via: String,
+    /// Where to point when no more precise place exists: the config entry, the runner
+    /// workload, the Helm values or the binding that made the identity recognisable.
+    pub anchor: Loc,
+    /// The runner workload (index into `Inventory::workloads`), when one was found.
+    pub workload: Option<usize>,
+    /// The Helm values (index into `Inventory::helm_values`) it was rendered from.
+    pub helm: Option<usize>,
+    /// Runner version the needs were computed for.
+    pub version: (u32, u32),
+    /// The namespace jobs run in unless a job overrides it (`namespace`, else the default).
+    pub default_namespace: String,
+}
+
+impl Runner {
+    /// The `[runners.kubernetes]` section, when the config has one.
+    pub fn kube(&self) -> Option<&config::KubernetesConfig> {
+        self.entry.as_ref().and_then(|e| e.kubernetes.as_ref())
+    }
+
+    /// `namespace `ci``, `namespaces `a`, `b``, or `any namespace (reason)`.
+    pub fn job_namespaces_text(&self) -> String {
+        match &self.job_namespaces {
+            JobNamespaces::Listed(l) if l.len() == 1 => format!("namespace `{}`", l[0]),
+            JobNamespaces::Listed(l) => format!(
+                "namespaces {}",
+                l.iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            JobNamespaces::Any { reason } => format!("any namespace ({reason})"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct RunnerModel {
     pub runners: Vec<Runner>,
+    /// Every runner config that parsed (TOML syntax errors: [`config_errors`]).
+    pub configs: Vec<config::RunnerConfig>,
 }
 
 impl RunnerModel {

@@ -1,8 +1,36 @@
-//! Rules of this group; each in its own file.
+//! Rules of this group; each in its own file. Authentication (RG40x), job isolation visible in
+//! manifests (RG310, RG311) and hygiene (RG50x).
 
 use crate::rules::Rule;
 
+pub mod dangling_reference;
+pub mod deprecated_psp_rule;
+pub mod ineffective_rule;
+pub mod insecure_skip_tls_verify;
+pub mod invalid_roleref_apigroup;
+pub mod kubeconfig_credentials;
+pub mod kubeconfig_exec_plugin;
+pub mod legacy_token_secret;
+pub mod long_projected_token;
+pub mod nonexistent_resource;
+pub mod service_account_reuse;
+pub mod unknown_verb;
+mod util;
+
 /// Every rule of this group.
 pub fn all() -> Vec<&'static dyn Rule> {
-    vec![]
+    vec![
+        &service_account_reuse::ServiceAccountReuse,
+        &long_projected_token::LongProjectedToken,
+        &legacy_token_secret::LegacyTokenSecret,
+        &kubeconfig_credentials::KubeconfigCredentials,
+        &insecure_skip_tls_verify::InsecureSkipTlsVerify,
+        &kubeconfig_exec_plugin::KubeconfigExecPlugin,
+        &dangling_reference::DanglingReference,
+        &nonexistent_resource::NonexistentResource,
+        &deprecated_psp_rule::DeprecatedPspRule,
+        &ineffective_rule::IneffectiveRule,
+        &unknown_verb::UnknownVerb,
+        &invalid_roleref_apigroup::InvalidRolerefApigroup,
+    ]
 }

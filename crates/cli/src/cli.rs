@@ -1,0 +1,580 @@
+//! Command-line interface: `check`, `rules`, `explain`, `version`.
+
+use crate::collect::{self, CollectOptions};
+use crate::render::{self, Format};
+use crate::sandbox::{Limits, Origin, Policy, PolicyError};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use rbac_gate_core::report::{Counts, FileError, PolicyInfo, Report, Severity, REPORT_SCHEMA};
+use rbac_gate_core::rules::RuleDoc;
+use rbac_gate_core::{Options, Request, Source};
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Exit code for errors (unreadable or unparsable input, bad usage, policy-module failure).
+pub const EXIT_ERROR: i32 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "rbac-gate",
+    version,
+    about = "Least-privilege gate for GitLab Runner RBAC on Kubernetes",
+    long_about = "Least-privilege gate for GitLab Runner RBAC on Kubernetes.\n\n\
+        The policy runs as a WebAssembly module inside a wasmtime sandbox (fuel, deadline, \
+        memory cap). Exit codes: 0 pass, 1 a finding at or above --fail-on, 2 error.",
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+
+    /// Run this policy module (.wasm, or .wat text) instead of the embedded one.
+    #[arg(long, global = true, value_name = "FILE")]
+    policy: Option<PathBuf>,
+
+    /// Evaluation engine: the sandboxed module (default) or the natively linked core
+    /// (benchmarks only).
+    #[arg(long, global = true, hide = true, value_enum, default_value_t = Engine::Wasm)]
+    engine: Engine,
+
+    /// Fuel budget of one evaluation [env: RBAC_GATE_FUEL].
+    #[arg(long, global = true, hide = true)]
+    fuel: Option<u64>,
+
+    /// Deadline of one evaluation in milliseconds [env: RBAC_GATE_TIMEOUT_MS].
+    #[arg(long, global = true, hide = true)]
+    timeout_ms: Option<u64>,
+
+    /// Linear-memory cap in MiB [env: RBAC_GATE_MAX_MEMORY_MB].
+    #[arg(long, global = true, hide = true)]
+    max_memory_mb: Option<u64>,
+
+    /// Do not use the compiled-module cache.
+    #[arg(long, global = true, hide = true)]
+    no_module_cache: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Engine {
+    Wasm,
+    Native,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check files or directories (default: the current directory); `-` reads stdin.
+    Check(CheckArgs),
+    /// List the rules.
+    Rules {
+        /// Output format.
+        #[arg(long, value_parser = ["text", "json"], default_value = "text")]
+        format: String,
+    },
+    /// Show a rule's documentation.
+    Explain {
+        /// Rule code or name.
+        rule: String,
+    },
+    /// Show the host version, policy version and module digest.
+    Version,
+}
+
+#[derive(Args, Debug)]
+struct CheckArgs {
+    /// Files or directories to check; `-` for stdin. Default: the current directory.
+    #[arg(value_name = "PATH")]
+    paths: Vec<String>,
+
+    /// Output format on stdout: text, json, codequality, sarif, junit.
+    #[arg(long, short = 'f', default_value = "text", value_parser = parse_format)]
+    format: Format,
+
+    /// Also write FORMAT to FILE (repeatable), e.g. `--report codequality=gl-code-quality.json`.
+    #[arg(long, value_name = "FORMAT=FILE", value_parser = parse_report)]
+    report: Vec<(Format, PathBuf)>,
+
+    /// Lowest severity that fails the gate: info, low, medium, high, critical
+    /// (default: from the config file, else high).
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+    fail_on: Option<Severity>,
+
+    /// Config file (default: .rbac-gate.yaml in the current directory, if present).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// GitLab Runner version the manifests are for, X.Y (overrides the config file).
+    #[arg(long, value_name = "X.Y")]
+    runner_version: Option<String>,
+
+    /// Skip files and directories matching GLOB (repeatable). Without `/` it matches names,
+    /// with `/` paths relative to the current directory.
+    #[arg(long, value_name = "GLOB")]
+    exclude: Vec<String>,
+
+    /// Path shown for stdin.
+    #[arg(long, value_name = "NAME", default_value = "-")]
+    stdin_path: String,
+
+    /// No colour (also: NO_COLOR).
+    #[arg(long)]
+    no_color: bool,
+
+    /// Print only the summary line, and nothing when the gate passes.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+
+    /// Largest input file in MiB.
+    #[arg(long, hide = true, default_value_t = collect::DEFAULT_MAX_FILE_SIZE / (1024 * 1024))]
+    max_file_mb: u64,
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    s.parse()
+}
+
+fn parse_report(s: &str) -> Result<(Format, PathBuf), String> {
+    let (format, file) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected FORMAT=FILE, got `{s}`"))?;
+    if file.is_empty() {
+        return Err(format!("no file in `{s}`"));
+    }
+    Ok((format.parse()?, PathBuf::from(file)))
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    Severity::parse(s).ok_or_else(|| {
+        format!("unknown severity `{s}` (expected info, low, medium, high or critical)")
+    })
+}
+
+/// Runs the CLI and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_ERROR } else { 0 };
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("rbac-gate: error: {message}");
+            EXIT_ERROR
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<i32, String> {
+    let timings = std::env::var_os("RBAC_GATE_TIMINGS").is_some_and(|v| !v.is_empty());
+    let evaluator = Evaluator::new(&cli, timings);
+    match &cli.command {
+        Command::Check(args) => check(args, &evaluator, timings),
+        Command::Rules { format } => rules(&evaluator, format),
+        Command::Explain { rule } => explain(&evaluator, rule),
+        Command::Version => version(&evaluator),
+    }
+}
+
+/// Runs requests through the sandboxed module (or, for benchmarks, the native core).
+struct Evaluator {
+    engine: Engine,
+    policy_file: Option<PathBuf>,
+    limits: Limits,
+    cache_dir: Option<PathBuf>,
+    timings: bool,
+    loaded: std::cell::OnceCell<Result<Policy, PolicyError>>,
+}
+
+impl Evaluator {
+    fn new(cli: &Cli, timings: bool) -> Evaluator {
+        let env_u64 = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        let defaults = Limits::default();
+        let limits = Limits {
+            fuel: cli
+                .fuel
+                .or_else(|| env_u64("RBAC_GATE_FUEL"))
+                .unwrap_or(defaults.fuel),
+            timeout: cli
+                .timeout_ms
+                .or_else(|| env_u64("RBAC_GATE_TIMEOUT_MS"))
+                .map(Duration::from_millis)
+                .unwrap_or(defaults.timeout),
+            max_memory: cli
+                .max_memory_mb
+                .or_else(|| env_u64("RBAC_GATE_MAX_MEMORY_MB"))
+                .map(|mb| mb.saturating_mul(1024 * 1024)),
+            max_wasm_stack: defaults.max_wasm_stack,
+        };
+        Evaluator {
+            engine: cli.engine,
+            policy_file: cli.policy.clone(),
+            limits,
+            cache_dir: if cli.no_module_cache {
+                None
+            } else {
+                crate::cache::default_dir()
+            },
+            timings,
+            loaded: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn policy(&self) -> Result<&Policy, PolicyError> {
+        self.loaded
+            .get_or_init(|| {
+                let policy = match &self.policy_file {
+                    Some(path) => Policy::from_file(path, self.limits, self.cache_dir.as_deref()),
+                    None => Policy::embedded(self.limits, self.cache_dir.as_deref()),
+                };
+                if self.timings {
+                    if let Ok(p) = &policy {
+                        eprintln!(
+                            "timing: module load {:.1} ms ({:?})",
+                            ms(p.load_info().elapsed),
+                            p.load_info().cache
+                        );
+                    }
+                }
+                policy
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// Module digest reported with every result (`None` for the native engine).
+    fn sha256(&self) -> Option<String> {
+        match self.engine {
+            Engine::Native => None,
+            Engine::Wasm => self.policy().ok().map(|p| p.sha256().to_string()),
+        }
+    }
+
+    fn evaluate(&self, request: &str) -> Result<String, PolicyError> {
+        let start = Instant::now();
+        let result = match self.engine {
+            Engine::Native => Ok(rbac_gate_core::handle_json(request)),
+            Engine::Wasm => {
+                let policy = self.policy()?;
+                policy.evaluate(request).map(|evaluation| {
+                    if self.timings {
+                        eprintln!("timing: fuel used {}", evaluation.fuel_used);
+                    }
+                    evaluation.json
+                })
+            }
+        };
+        if self.timings {
+            eprintln!(
+                "timing: evaluate ({:?}, {} request bytes) {:.1} ms",
+                self.engine,
+                request.len(),
+                ms(start.elapsed())
+            );
+        }
+        result
+    }
+
+    fn rules(&self) -> Result<Vec<RuleDoc>, String> {
+        let request = serde_json::to_string(&Request::Rules).map_err(|e| e.to_string())?;
+        let response = self.evaluate(&request).map_err(|e| e.to_string())?;
+        serde_json::from_str(&response)
+            .map_err(|e| format!("policy module returned a malformed rule catalog: {e}"))
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn check(args: &CheckArgs, evaluator: &Evaluator, timings: bool) -> Result<i32, String> {
+    let start = Instant::now();
+    let cwd =
+        std::env::current_dir().map_err(|e| format!("cannot get the current directory: {e}"))?;
+
+    let (config, config_path) = read_config(args.config.as_deref(), &cwd)?;
+    let today = crate::date::today()?;
+    let collected = collect::collect(
+        &args.paths,
+        &CollectOptions {
+            excludes: args.exclude.clone(),
+            stdin_path: args.stdin_path.clone(),
+            max_file_size: args.max_file_mb.saturating_mul(1024 * 1024),
+            skip: config_path.into_iter().collect(),
+            cwd: cwd.clone(),
+        },
+    )?;
+    for warning in &collected.warnings {
+        eprintln!("rbac-gate: warning: {warning}");
+    }
+    let sources = collected.sources;
+    if timings {
+        eprintln!(
+            "timing: collect {} files {:.1} ms",
+            sources.len(),
+            ms(start.elapsed())
+        );
+    }
+
+    let options = Options {
+        config,
+        fail_on: args.fail_on,
+        today: Some(today),
+        runner_version: args.runner_version.clone(),
+    };
+    let fail_on = args.fail_on;
+    let request = serde_json::to_string(&Request::Check {
+        sources: sources.clone(),
+        options,
+    })
+    .map_err(|e| format!("cannot encode the request: {e}"))?;
+
+    let mut policy_failed = false;
+    let mut report = match evaluator.evaluate(&request) {
+        Ok(json) => match serde_json::from_str::<Report>(&json) {
+            Ok(report) => report,
+            Err(e) => {
+                policy_failed = true;
+                let message = format!("policy module returned a malformed report: {e}");
+                eprintln!("rbac-gate: error: {message}");
+                error_report(&sources, fail_on, message)
+            }
+        },
+        Err(e) => {
+            policy_failed = true;
+            eprintln!("rbac-gate: error: {e}");
+            error_report(&sources, fail_on, e.to_string())
+        }
+    };
+    drop(request);
+    report.policy.sha256 = evaluator.sha256();
+    enforce_invariants(&mut report, &sources);
+
+    let render_start = Instant::now();
+    let needs_rules = !policy_failed
+        && (args.format == Format::Sarif || args.report.iter().any(|(f, _)| *f == Format::Sarif));
+    let rules = if needs_rules {
+        evaluator.rules().unwrap_or_else(|e| {
+            eprintln!("rbac-gate: warning: no rule metadata for SARIF: {e}");
+            Vec::new()
+        })
+    } else {
+        Vec::new()
+    };
+    let color = args.format == Format::Text
+        && !args.no_color
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::stdout().is_terminal();
+    let context = |color: bool| render::Context {
+        report: &report,
+        sources: &sources,
+        rules: &rules,
+        color,
+        quiet: args.quiet,
+    };
+
+    let mut exit = report.exit_code();
+    for (format, file) in &args.report {
+        let text = render::render(*format, &context(false));
+        if let Err(e) = std::fs::write(file, text) {
+            eprintln!(
+                "rbac-gate: error: cannot write the {} report to {}: {e}",
+                format.name(),
+                file.display()
+            );
+            exit = EXIT_ERROR;
+        }
+    }
+    let text = render::render(args.format, &context(color));
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("rbac-gate: error: cannot write to stdout: {e}");
+        }
+        exit = EXIT_ERROR;
+    }
+    if timings {
+        eprintln!(
+            "timing: render {:.1} ms, total {:.1} ms",
+            ms(render_start.elapsed()),
+            ms(start.elapsed())
+        );
+    }
+    Ok(exit)
+}
+
+/// `--config FILE` must exist; otherwise `.rbac-gate.yaml` is used when present.
+fn read_config(
+    named: Option<&Path>,
+    cwd: &Path,
+) -> Result<(Option<Source>, Option<PathBuf>), String> {
+    let (path, required) = match named {
+        Some(path) => (path.to_path_buf(), true),
+        None => (cwd.join(".rbac-gate.yaml"), false),
+    };
+    if !required && !path.exists() {
+        return Ok((None, None));
+    }
+    let display = collect::display_path(&path, cwd);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read config file {display}: {e}"))?;
+    Ok((Some(Source::new(display, text)), Some(path)))
+}
+
+/// The report when the policy module produced none: one error, exit 2.
+fn error_report(sources: &[Source], fail_on: Option<Severity>, message: String) -> Report {
+    Report {
+        schema: REPORT_SCHEMA.to_string(),
+        policy: PolicyInfo {
+            version: "unknown".to_string(),
+            sha256: None,
+        },
+        fail_on: fail_on.unwrap_or(Severity::High),
+        verdict: "error".to_string(),
+        findings: Vec::new(),
+        identities: Vec::new(),
+        errors: vec![FileError {
+            path: "<policy>".to_string(),
+            line: None,
+            column: None,
+            message,
+        }],
+        skipped_kinds: BTreeMap::new(),
+        counts: Counts {
+            files: sources.len(),
+            errors: 1,
+            ..Counts::default()
+        },
+    }
+}
+
+/// Fail-closed checks on whatever module produced the report (a `--policy` module is not
+/// trusted to get them right): unreadable inputs are errors, errors mean exit 2, and a
+/// failing finding is never a pass.
+fn enforce_invariants(report: &mut Report, sources: &[Source]) {
+    for source in sources {
+        if let Some(message) = &source.read_error {
+            if !report.errors.iter().any(|e| e.path == source.path) {
+                report.errors.push(FileError {
+                    path: source.path.clone(),
+                    line: None,
+                    column: None,
+                    message: message.clone(),
+                });
+                report.counts.errors = report.errors.len();
+            }
+        }
+    }
+    let failing = report.findings.iter().any(|f| f.fails(report.fail_on));
+    if !report.errors.is_empty() {
+        report.verdict = "error".to_string();
+    } else if failing && report.verdict == "pass" {
+        report.verdict = "fail".to_string();
+    }
+}
+
+fn rules(evaluator: &Evaluator, format: &str) -> Result<i32, String> {
+    let rules = evaluator.rules()?;
+    let mut out = String::new();
+    if format == "json" {
+        out = serde_json::to_string_pretty(&rules).map_err(|e| e.to_string())? + "\n";
+    } else if rules.is_empty() {
+        out.push_str("no rules\n");
+    } else {
+        let code_w = rules.iter().map(|r| r.code.len()).max().unwrap_or(4).max(4);
+        let name_w = rules.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
+        out.push_str(&format!(
+            "{:code_w$}  {:name_w$}  {:8}  {:8}  SUMMARY\n",
+            "CODE", "NAME", "SEVERITY", "CATEGORY"
+        ));
+        for r in &rules {
+            out.push_str(&format!(
+                "{:code_w$}  {:name_w$}  {:8}  {:8}  {}\n",
+                r.code,
+                r.name,
+                r.severity.as_str(),
+                category_name(r.category),
+                r.summary
+            ));
+        }
+    }
+    print_stdout(&out)
+}
+
+fn explain(evaluator: &Evaluator, wanted: &str) -> Result<i32, String> {
+    let rules = evaluator.rules()?;
+    let rule = rules
+        .iter()
+        .find(|r| r.code.eq_ignore_ascii_case(wanted) || r.name.eq_ignore_ascii_case(wanted))
+        .ok_or_else(|| format!("unknown rule `{wanted}` (`rbac-gate rules` lists them)"))?;
+    let out = format!(
+        "{}/{} ({}, {})\n\n{}\n\n{}\n",
+        rule.code,
+        rule.name,
+        rule.severity.as_str(),
+        category_name(rule.category),
+        rule.summary,
+        rule.docs.trim_end()
+    );
+    print_stdout(&out)
+}
+
+fn category_name(category: rbac_gate_core::report::Category) -> &'static str {
+    use rbac_gate_core::report::Category;
+    match category {
+        Category::Unsafe => "unsafe",
+        Category::Missing => "missing",
+        Category::Hygiene => "hygiene",
+    }
+}
+
+fn version(evaluator: &Evaluator) -> Result<i32, String> {
+    let request = serde_json::to_string(&Request::Check {
+        sources: Vec::new(),
+        options: Options::default(),
+    })
+    .map_err(|e| e.to_string())?;
+    let response = evaluator.evaluate(&request).map_err(|e| e.to_string())?;
+    let report: Report = serde_json::from_str(&response)
+        .map_err(|e| format!("policy module returned a malformed report: {e}"))?;
+    let module = match evaluator.engine {
+        Engine::Native => "native core (no module)".to_string(),
+        Engine::Wasm => {
+            let policy = evaluator.policy().map_err(|e| e.to_string())?;
+            let origin = match policy.origin() {
+                Origin::Embedded => "embedded".to_string(),
+                Origin::File(path) => path.display().to_string(),
+            };
+            format!("sha256:{} ({origin})", policy.sha256())
+        }
+    };
+    let out = format!(
+        "rbac-gate {}\nwasmtime {}\npolicy {} (abi {})\nmodule {module}\n",
+        env!("CARGO_PKG_VERSION"),
+        crate::sandbox::WASMTIME_VERSION,
+        report.policy.version,
+        rbac_gate_core::ABI_VERSION,
+    );
+    print_stdout(&out)
+}
+
+fn print_stdout(text: &str) -> Result<i32, String> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(0),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        Err(e) => Err(format!("cannot write to stdout: {e}")),
+    }
+}

@@ -1,0 +1,115 @@
+//! Helpers shared by the CLI's integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+/// The date every test runs on (justification expiry).
+pub const TODAY: &str = "2026-11-26";
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_rbac-gate")
+}
+
+/// A module cache shared by the tests of one build: the embedded module is compiled once.
+pub fn shared_cache() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("rbac-gate-module-cache")
+}
+
+#[derive(Debug)]
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// A command for the real binary: cwd = workspace root, shared module cache, fixed date,
+/// no colour, no inherited rbac-gate settings.
+pub fn command(args: &[&str]) -> Command {
+    warm_cache();
+    raw_command(args)
+}
+
+fn raw_command(args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.args(args)
+        .current_dir(workspace())
+        .env("RBAC_GATE_CACHE_DIR", shared_cache())
+        .env("RBAC_GATE_TODAY", TODAY)
+        .env("NO_COLOR", "1")
+        .env_remove("RBAC_GATE_FUEL")
+        .env_remove("RBAC_GATE_TIMEOUT_MS")
+        .env_remove("RBAC_GATE_MAX_MEMORY_MB")
+        .env_remove("RBAC_GATE_TIMINGS")
+        .stdin(Stdio::null());
+    cmd
+}
+
+pub fn output(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("run rbac-gate");
+    Output {
+        code: out
+            .status
+            .code()
+            .expect("exit code (not killed by a signal)"),
+        stdout: String::from_utf8(out.stdout).expect("UTF-8 stdout"),
+        stderr: String::from_utf8(out.stderr).expect("UTF-8 stderr"),
+    }
+}
+
+pub fn run(args: &[&str]) -> Output {
+    output(&mut command(args))
+}
+
+/// Compiles the embedded module into the shared cache once, before tests run in parallel.
+pub fn warm_cache() {
+    static WARM: OnceLock<()> = OnceLock::new();
+    WARM.get_or_init(|| {
+        let out = output(&mut raw_command(&["version"]));
+        assert_eq!(out.code, 0, "rbac-gate version failed: {}", out.stderr);
+    });
+}
+
+/// Replaces 64-hex-digit runs (module digests) by `[SHA256]` so snapshots survive policy
+/// changes that do not change the output.
+pub fn normalize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let run = bytes[i..]
+            .iter()
+            .take_while(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+            .count();
+        let boundary_before = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
+        if run == 64 && boundary_before {
+            out.push_str("[SHA256]");
+            i += 64;
+        } else {
+            let step = run.max(1);
+            out.push_str(&text[i..i + step]);
+            i += step;
+        }
+    }
+    out
+}
+
+/// The snapshot text of a run: command, exit code, stdout, stderr.
+pub fn transcript(args: &[&str]) -> String {
+    let out = run(args);
+    format!(
+        "$ rbac-gate {}\nexit: {}\n--- stdout\n{}--- stderr\n{}",
+        args.join(" "),
+        out.code,
+        normalize(&out.stdout),
+        normalize(&out.stderr)
+    )
+}
