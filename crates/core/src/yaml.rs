@@ -388,6 +388,13 @@ impl MarkedEventReceiver for Builder {
                 }) = self.stack.pop()
                 {
                     let end_line = entries.last().map_or(pos.line, |(_, v)| v.end_line);
+                    // yaml-rust2 marks a block mapping's start at its first `:`; the mapping
+                    // really starts at its first key.
+                    let pos = entries
+                        .first()
+                        .map(|(k, _)| k.pos)
+                        .filter(|k| (k.line, k.col) < (pos.line, pos.col))
+                        .unwrap_or(pos);
                     self.finish(
                         Node {
                             pos,
@@ -475,6 +482,14 @@ mod tests {
         );
         let items = root.get("b").and_then(Node::as_seq).expect("seq");
         assert_eq!(items[1].pos, Pos { line: 4, col: 5 });
+    }
+
+    #[test]
+    fn block_mappings_start_at_their_first_key() {
+        let docs = parse_stream("kind: RoleBinding\nroleRef:\n  apiGroup: x\n  kind: Role\n").expect("parses");
+        assert_eq!(docs[0].root.pos, Pos { line: 1, col: 1 });
+        let rr = docs[0].root.get("roleRef").expect("roleRef");
+        assert_eq!((rr.pos, rr.end_line), (Pos { line: 3, col: 3 }, 4));
     }
 
     #[test]

@@ -217,6 +217,38 @@ impl<'a> Builder<'a> {
     }
 }
 
+/// The identity behind a static `bearer_token`: such tokens are almost always the long-lived
+/// token Secret of a ServiceAccount, so when exactly one runner-like identity has a legacy token
+/// Secret in the inputs, it is the one the token belongs to.
+fn static_token_owner(inv: &Inventory, candidates: &[(Identity, Loc)]) -> Option<Owner> {
+    let with_secret: Vec<&(Identity, Loc)> = candidates
+        .iter()
+        .filter(|(id, _)| {
+            let Identity::ServiceAccount { namespace, name } = id else {
+                return false;
+            };
+            inv.secrets.iter().any(|s| {
+                s.type_ == "kubernetes.io/service-account-token"
+                    && s.service_account.as_deref() == Some(name.as_str())
+                    && s.meta.namespace.as_deref().unwrap_or("default") == namespace
+            })
+        })
+        .collect();
+    let [(id, loc)] = with_secret[..] else {
+        return None;
+    };
+    Some(Owner {
+        manager: Some(id.clone()),
+        via: format!(
+            "`bearer_token` is most likely the legacy token Secret of `{}`, which is bound to the RBAC written for the runner",
+            id.id()
+        ),
+        workload: None,
+        helm: None,
+        anchor: Some(*loc),
+    })
+}
+
 /// Whether a role looks written for the runner: by name, or by granting what only the runner
 /// asks for (creating pods and exec/attach into them, listed explicitly).
 fn runner_like_role(role: &crate::model::Role) -> bool {
@@ -607,10 +639,12 @@ pub fn build(inv: &Inventory, authz: &Authz, settings: &Settings) -> RunnerModel
                 // Out-of-cluster credentials (bearer_token, cert_file or a kubeconfig): the
                 // identity behind them cannot be named from the files.
                 if b.managers.is_empty() {
-                    o = Owner::none(&format!(
-                        "`host = \"{}\"` makes the runner authenticate with credentials from its config, not a ServiceAccount the gate can see",
-                        k.value
-                    ));
+                    o = static_token_owner(inv, &b.heuristic()).unwrap_or_else(|| {
+                        Owner::none(&format!(
+                            "`host = \"{}\"` makes the runner authenticate with credentials from its config, not a ServiceAccount the gate can see",
+                            k.value
+                        ))
+                    });
                 }
             }
             let name = entry_name(src, e, i, entries.len());
@@ -869,6 +903,36 @@ spec:
         assert_eq!(m.runners.len(), 1);
         assert_eq!(m.runners[0].manager, None);
         assert_eq!(m.runners[0].jobs, Some(Identity::sa("ci", "default")));
+    }
+
+    #[test]
+    fn static_token_belongs_to_the_runner_sa_with_a_legacy_token_secret() {
+        let toml = "[[runners]]\n  executor = \"kubernetes\"\n  [runners.kubernetes]\n    host = \"https://k8s:6443\"\n    bearer_token = \"x\"\n    namespace = \"ci\"\n";
+        let rbac = "apiVersion: v1
+kind: Secret
+metadata:
+  name: runner-token
+  namespace: ci
+  annotations: {kubernetes.io/service-account.name: gitlab-runner}
+type: kubernetes.io/service-account-token
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: gitlab-runner, namespace: ci}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: gitlab-runner}
+subjects: [{kind: ServiceAccount, name: gitlab-runner, namespace: ci}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: gitlab-runner, namespace: ci}
+rules: [{apiGroups: [\"\"], resources: [pods, pods/attach], verbs: [create]}]
+";
+        let (_, _, m) = model(&[("config.toml", toml), ("rbac.yaml", rbac)], &default_settings());
+        assert_eq!(m.runners[0].manager, Some(Identity::sa("ci", "gitlab-runner")));
+        // Without the token Secret nothing ties the static token to an identity.
+        let no_secret = rbac.split("---\n").skip(1).collect::<Vec<_>>().join("---\n");
+        let (_, _, m) = model(&[("config.toml", toml), ("rbac.yaml", &no_secret)], &default_settings());
+        assert_eq!(m.runners[0].manager, None);
     }
 
     #[test]

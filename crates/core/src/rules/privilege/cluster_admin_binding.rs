@@ -63,11 +63,11 @@ pub(crate) fn assess(ctx: &Ctx, site: &Site) -> Option<Cap> {
     if caps::is_full_wildcard(site.rule) && site.role.kind == RoleKind::ClusterRole {
         let fix = match (site.grant.binding, site.ns()) {
             (Some(b), _) => format!(
-                "Delete {} and bind {RUNNER_ROLE}, or a role listing exactly the verbs, resources and apiGroups the subjects need.",
+                "Delete {} and bind only what its subjects need: a Role in their namespace listing exact verbs, resources and apiGroups (for a GitLab Runner: {RUNNER_ROLE}).",
                 ctx.inv.bindings[b].display()
             ),
             (None, _) => format!(
-                "Replace the `*` in verbs, resources and apiGroups of {role} with the exact ones its users need, or delete it; for the runner use {RUNNER_ROLE}."
+                "Replace the `*` in verbs, resources and apiGroups of {role} with the exact ones its users need, or delete it (for a GitLab Runner: {RUNNER_ROLE})."
             ),
         };
         return Some(match site.ns() {
@@ -103,7 +103,7 @@ pub(crate) fn assess(ctx: &Ctx, site: &Site) -> Option<Cap> {
             ),
             power: format!("{name}@*"),
             help: format!(
-                "Replace {binding} with a RoleBinding to `{name}` in each namespace that needs it, or bind {RUNNER_ROLE}."
+                "Replace {binding} with a RoleBinding to `{name}` in each namespace that needs it (for a GitLab Runner, bind {RUNNER_ROLE} instead)."
             ),
         });
     }

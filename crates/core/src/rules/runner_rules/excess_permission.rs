@@ -67,14 +67,19 @@ fn minimal(ctx: &Ctx, r: &Runner, role: &Role, ns: Option<&str>) -> String {
     };
     let ns = job_ns.or(ns).unwrap_or("default");
     let helm = role.meta.origin == Origin::Helm;
-    let yaml = util::minimal_role(r, &role.meta.name, ns, helm);
+    // A built-in role cannot be edited: the fix is a new Role for the runner.
+    let builtin = role.meta.origin == Origin::Builtin;
+    let name = if builtin { "gitlab-runner" } else { role.meta.name.as_str() };
+    let yaml = util::minimal_role(r, name, ns, helm);
     let what = if helm {
-        format!("the Helm values ({})", util::place(ctx, role.meta.loc))
+        format!("Replace the rules of the Helm values ({})", util::place(ctx, role.meta.loc))
+    } else if builtin {
+        format!("Stop binding the built-in {} and bind this Role instead", role.display())
     } else {
-        role.display()
+        format!("Replace the rules of {}", role.display())
     };
     format!(
-        "Replace the rules of {what} with the ones this runner needs ({}; jobs in {}):\n```yaml\n{yaml}```",
+        "{what}; it holds what this runner needs ({}; jobs in {}):\n```yaml\n{yaml}```",
         util::runner_profile(r),
         r.job_namespaces_text()
     )
