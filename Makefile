@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 WASM_TARGET := wasm32-unknown-unknown
 
-.PHONY: all build demo test toolchain test-rust lint wasm-check corpus bench test-component
+.PHONY: all build demo test toolchain test-rust lint wasm-check corpus test-component bench-cli
 
 all: build
 
@@ -46,22 +46,7 @@ corpus:
 test: toolchain lint wasm-check test-rust test-component
 	@echo "make test: all suites passed"
 
-# ---- CLI (crates/cli, crates/policy) ------------------------------------------------------
-# Maintained with the CLI. `build` compiles target/release/rbac-gate; its build.rs builds the
-# policy module (crates/policy, wasm32-unknown-unknown, profile `wasm`) with a nested cargo in
-# target/policy-wasm and embeds it, so `cargo install --path crates/cli` works the same way.
-.PHONY: bench-cli
-
-build: toolchain
-	$(CARGO) build --release -p rbac-gate
-	@ls -l target/release/rbac-gate
-
-## Checks the bundled examples with the release binary; reports the exit code, never fails.
-demo: build
-	@./target/release/rbac-gate check examples/; echo "demo: exit code $$?"
-
 ## wasmtime vs native core on a generated 10,000-object dump, and cold start with and
 ## without the compiled-module cache (figures, not pass/fail).
 bench-cli: build
 	python3 crates/cli/bench/bench.py target/release/rbac-gate
-# ---- end CLI --------------------------------------------------------------------------------

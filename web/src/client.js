@@ -11,6 +11,7 @@ export class CoreClient {
     this.nextId = 1;
     this.pending = new Map();
     this.info = null;
+    this.deadline = DEADLINE_MS;
     this.start();
   }
 
@@ -19,7 +20,16 @@ export class CoreClient {
       this.resolveReady = resolve;
       this.rejectReady = reject;
     });
-    this.worker = new Worker(new URL(__WORKER_URL__, document.baseURI), { type: 'module' });
+    const boot = window.__rbacGateBoot;
+    let early = [];
+    if (boot && boot.worker) {
+      // Started by boot.js before this bundle was parsed.
+      this.worker = boot.worker;
+      early = boot.early;
+      window.__rbacGateBoot = null;
+    } else {
+      this.worker = new Worker(new URL(__WORKER_URL__, document.baseURI), { type: 'module' });
+    }
     this.worker.onmessage = (event) => this.receive(event.data);
     this.worker.onerror = (event) => {
       const message = event.message || 'the checking worker failed to start';
@@ -27,6 +37,7 @@ export class CoreClient {
       this.rejectReady(new Error(message));
       this.failAll(message);
     };
+    for (const msg of early) this.receive(msg);
   }
 
   restart(reason) {
@@ -68,7 +79,7 @@ export class CoreClient {
     return this.readyPromise;
   }
 
-  request(message, deadline = DEADLINE_MS) {
+  request(message, deadline = this.deadline) {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -82,8 +93,9 @@ export class CoreClient {
     });
   }
 
+  /** Resolves to {report, ms}: the parsed report and the time the core took in the worker. */
   check(sources, options, slot) {
-    return this.request({ type: 'check', sources, options, slot });
+    return this.request({ type: 'check', sources, options, slot }).then(({ json, ms }) => ({ report: JSON.parse(json), ms }));
   }
 
   render(format, slot = 'ui') {

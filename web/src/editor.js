@@ -110,7 +110,7 @@ export class Editor {
       keymap.of([...defaultKeymap, ...historyKeymap, ...searchKeymap, ...foldKeymap, ...lintKeymap]),
       this.language.of(languageFor(path)),
       theme,
-      EditorView.contentAttributes.of({ 'aria-label': `Contents of ${path}` }),
+      EditorView.contentAttributes.of({ 'aria-label': `Contents of ${path}`, tabindex: '0' }),
       EditorView.updateListener.of((update) => {
         if (update.docChanged && !this.suppress && this.path) {
           this.onChange(this.path, update.state.doc.toString());

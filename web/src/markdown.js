@@ -55,7 +55,8 @@ export function markdown(source) {
     if (heading) {
       flushPara();
       flushList();
-      const level = Math.min(6, heading[1].length + 1);
+      // `###` (the rule docs' sections) becomes <h2>: the page's only <h1> is the title.
+      const level = Math.min(6, Math.max(2, heading[1].length - 1));
       out.push(`<h${level}>${inline(heading[2])}</h${level}>`);
       continue;
     }

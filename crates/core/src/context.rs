@@ -15,6 +15,9 @@ pub struct Ctx<'a> {
     pub authz: &'a Authz,
     pub runner: &'a RunnerModel,
     pub settings: &'a Settings,
+    /// Byte offset of each line start, per source: rules that look a line up must not rescan
+    /// the file from its start (that is quadratic on a large dump).
+    line_starts: Vec<Vec<usize>>,
 }
 
 /// A finding under construction; `emit` fills in the path and the fingerprint.
@@ -60,6 +63,50 @@ impl Draft {
 }
 
 impl<'a> Ctx<'a> {
+    pub fn new(
+        sources: &'a [Source],
+        inv: &'a Inventory,
+        authz: &'a Authz,
+        runner: &'a RunnerModel,
+        settings: &'a Settings,
+    ) -> Ctx<'a> {
+        let line_starts = sources
+            .iter()
+            .map(|s| {
+                std::iter::once(0)
+                    .chain(s.text.match_indices('\n').map(|(i, _)| i + 1))
+                    .collect()
+            })
+            .collect();
+        Ctx {
+            sources,
+            inv,
+            authz,
+            runner,
+            settings,
+            line_starts,
+        }
+    }
+
+    /// Lines `first..=last` (1-based) of a source, without their line break.
+    pub fn lines(
+        &self,
+        file: usize,
+        first: u32,
+        last: u32,
+    ) -> impl Iterator<Item = (u32, &'a str)> + '_ {
+        let text = self.sources.get(file).map_or("", |s| s.text.as_str());
+        let starts = self.line_starts.get(file).map_or(&[][..], Vec::as_slice);
+        let first = first.max(1);
+        (first..=last).map_while(move |n| {
+            let i = usize::try_from(n - 1).ok()?;
+            let start = *starts.get(i)?;
+            let end = starts.get(i + 1).map_or(text.len(), |e| e - 1);
+            let line = text.get(start..end)?;
+            Some((n, line.strip_suffix('\r').unwrap_or(line)))
+        })
+    }
+
     /// Starts a finding for `rule` at `loc` with its default severity (after config overrides).
     pub fn draft(
         &self,

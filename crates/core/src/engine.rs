@@ -23,13 +23,7 @@ pub fn run(sources: &[Source], options: &Options) -> Report {
     authz::complete_roles(&mut inv);
     let az = Authz::build(&inv);
     let runners = runner::build(&inv, &az, &settings);
-    let ctx = Ctx {
-        sources,
-        inv: &inv,
-        authz: &az,
-        runner: &runners,
-        settings: &settings,
-    };
+    let ctx = Ctx::new(sources, &inv, &az, &runners, &settings);
     let mut findings = Vec::new();
     for rule in rules::all() {
         let meta = rule.meta();

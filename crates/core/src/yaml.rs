@@ -2,17 +2,27 @@
 //!
 //! serde_yaml loses line numbers once a value is deserialised, and every finding must point at a
 //! line, so the core builds its own small tree from yaml-rust2's event stream. The builder is
-//! iterative (no recursion, so 10,000-deep nesting cannot overflow the stack), bounds the depth,
-//! expands aliases against a node budget (alias bombs fail instead of exhausting memory), and
-//! reports duplicate mapping keys, which Kubernetes' strict decoding rejects.
+//! iterative (it pulls events one at a time instead of using yaml-rust2's recursive `load`, so
+//! 10,000-deep nesting cannot overflow the stack, not even the 1 MiB stack of the wasm policy
+//! module), bounds the depth, expands aliases against a node budget (alias bombs fail instead of
+//! exhausting memory), and reports duplicate mapping keys, which Kubernetes' strict decoding
+//! rejects. Every bound stops the parse of that file at once with an error at its line; the
+//! other files of a run are still checked.
 
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use std::collections::{BTreeMap, HashMap};
+use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 /// Deepest nesting accepted. Real manifests rarely pass 20.
 pub const MAX_DEPTH: usize = 256;
-/// Total nodes (after alias expansion) accepted in one file.
-pub const MAX_NODES: usize = 2_000_000;
+/// Nodes written in one file. A memory guard only: a 100,000-object `kubectl get -o yaml` dump
+/// has about 3 million.
+pub const MAX_NODES: usize = 16_000_000;
+/// Nodes that aliases expand to, plus the anchored nodes kept for them, in one file.
+pub const MAX_ALIAS_NODES: usize = 2_000_000;
+/// Mappings with more entries than this look duplicate keys up in an index instead of scanning
+/// (a ConfigMap with 200,000 keys must not take quadratic time).
+const INDEX_KEYS_FROM: usize = 16;
 
 /// 1-based line and column of a node's first character.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -177,14 +187,19 @@ enum Frame {
         anchor: usize,
         entries: Vec<(Node, Node)>,
         pending_key: Option<Node>,
+        /// String keys and their lines, once the mapping has [`INDEX_KEYS_FROM`] entries.
+        index: Option<BTreeMap<String, u32>>,
     },
 }
 
 struct Builder {
     stack: Vec<Frame>,
     docs: Vec<Document>,
-    anchors: Vec<(usize, Node)>,
+    /// Anchored nodes of the current document, by yaml-rust2's anchor id (unique per stream; a
+    /// redefined anchor name gets a new id).
+    anchors: HashMap<usize, Node>,
     nodes: usize,
+    alias_nodes: usize,
     last_line: u32,
     error: Option<YamlError>,
     pending_join: Option<u32>,
@@ -228,9 +243,30 @@ impl Builder {
         }
     }
 
+    /// Charges `count` nodes copied for anchors and aliases; false (and an error) past the
+    /// budget.
+    fn charge_alias(&mut self, pos: Pos, count: usize) -> bool {
+        self.alias_nodes = self.alias_nodes.saturating_add(count);
+        if self.alias_nodes > MAX_ALIAS_NODES {
+            self.fail(
+                pos,
+                format!(
+                    "YAML aliases expand to more than {MAX_ALIAS_NODES} nodes (an alias bomb?)"
+                ),
+            );
+            return false;
+        }
+        true
+    }
+
     fn finish(&mut self, node: Node, anchor: usize) {
         if anchor != 0 {
-            self.anchors.push((anchor, node.clone()));
+            // The anchored tree is kept (copied) until the document ends: that costs too, and
+            // nested anchors around a big node would otherwise multiply it unseen.
+            if !self.charge_alias(node.pos, node_count(&node)) {
+                return;
+            }
+            self.anchors.insert(anchor, node.clone());
         }
         let at_root = self.stack.len() == 1;
         match self.stack.last_mut() {
@@ -244,18 +280,38 @@ impl Builder {
             Some(Frame::Map {
                 entries,
                 pending_key,
+                index,
                 ..
             }) => match pending_key.take() {
                 None => *pending_key = Some(node),
                 Some(key) => {
                     let duplicate = key.as_str().and_then(|k| {
-                        entries
-                            .iter()
-                            .find(|(existing, _)| existing.as_str() == Some(k))
-                            .map(|(existing, _)| (k.to_string(), existing.pos.line))
+                        let first = match index {
+                            Some(index) => index.get(k).copied(),
+                            None => entries
+                                .iter()
+                                .find(|(existing, _)| existing.as_str() == Some(k))
+                                .map(|(existing, _)| existing.pos.line),
+                        };
+                        first.map(|line| (k.to_string(), line))
                     });
                     match duplicate {
-                        None => entries.push((key, node)),
+                        None => {
+                            if let (Some(index), Some(k)) = (index.as_mut(), key.as_str()) {
+                                index.insert(k.to_string(), key.pos.line);
+                            }
+                            entries.push((key, node));
+                            if index.is_none() && entries.len() >= INDEX_KEYS_FROM {
+                                *index = Some(
+                                    entries
+                                        .iter()
+                                        .filter_map(|(k, _)| {
+                                            k.as_str().map(|s| (s.to_string(), k.pos.line))
+                                        })
+                                        .collect(),
+                                );
+                            }
+                        }
                         // A repeated key at the top of a document is a missing `---`: two objects
                         // were written as one. Split them so both are checked.
                         Some(_) if at_root => self.split_root(key, node),
@@ -290,11 +346,12 @@ impl Builder {
             anchor: 0,
             entries: vec![(key, value)],
             pending_key: None,
+            index: None,
         });
     }
 }
 
-impl MarkedEventReceiver for Builder {
+impl Builder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         if self.error.is_some() {
             return;
@@ -303,7 +360,7 @@ impl MarkedEventReceiver for Builder {
         self.last_line = self.last_line.max(pos.line);
         self.nodes += 1;
         if self.nodes > MAX_NODES {
-            self.fail(pos, format!("more than {MAX_NODES} YAML nodes"));
+            self.fail(pos, format!("more than {MAX_NODES} YAML nodes in one file"));
             return;
         }
         match ev {
@@ -364,6 +421,7 @@ impl MarkedEventReceiver for Builder {
                     anchor,
                     entries: Vec::new(),
                     pending_key: None,
+                    index: None,
                 });
             }
             Event::SequenceEnd => {
@@ -406,29 +464,19 @@ impl MarkedEventReceiver for Builder {
                 }
             }
             Event::Alias(id) => {
-                let Some(target) = self
-                    .anchors
-                    .iter()
-                    .rev()
-                    .find(|(a, _)| *a == id)
-                    .map(|(_, n)| n.clone())
-                else {
+                let Some(count) = self.anchors.get(&id).map(node_count) else {
                     self.fail(pos, "alias to an unknown anchor".to_string());
                     return;
                 };
-                // Expanding an alias copies the anchored tree; count what it costs so that
-                // "billion laughs" documents stop at the budget instead of eating memory.
-                self.nodes += node_count(&target);
-                if self.nodes > MAX_NODES {
-                    self.fail(
-                        pos,
-                        format!(
-                            "YAML aliases expand to more than {MAX_NODES} nodes (an alias bomb?)"
-                        ),
-                    );
+                // Expanding an alias copies the anchored tree; count what it costs (before
+                // copying) so that "billion laughs" documents stop at the budget instead of
+                // eating memory.
+                if !self.charge_alias(pos, count) {
                     return;
                 }
-                let mut node = target;
+                let Some(mut node) = self.anchors.get(&id).cloned() else {
+                    return;
+                };
                 node.pos = pos;
                 node.end_line = pos.line;
                 self.finish(node, 0);
@@ -436,7 +484,9 @@ impl MarkedEventReceiver for Builder {
             Event::DocumentEnd => {
                 // A document holding nothing at all (`---` then `---`) yields no node.
             }
-            Event::StreamStart | Event::StreamEnd | Event::DocumentStart | Event::Nothing => {}
+            // Anchors are scoped to their document.
+            Event::DocumentStart => self.anchors.clear(),
+            Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
         }
     }
 }
@@ -447,23 +497,36 @@ pub fn parse_stream(text: &str) -> Result<Vec<Document>, YamlError> {
     let mut builder = Builder {
         stack: Vec::new(),
         docs: Vec::new(),
-        anchors: Vec::new(),
+        anchors: HashMap::new(),
         nodes: 0,
+        alias_nodes: 0,
         last_line: 0,
         error: None,
         pending_join: None,
     };
+    // Events are pulled one at a time: yaml-rust2's `Parser::load` recurses once per nesting
+    // level, which overflows a small stack long before the depth check could stop it.
     let mut parser = Parser::new_from_str(text);
-    if let Err(e) = parser.load(&mut builder, true) {
-        let m = e.marker();
-        return Err(YamlError {
-            line: u32::try_from(m.line()).unwrap_or(0),
-            col: u32::try_from(m.col() + 1).unwrap_or(0),
-            message: e.info().to_string(),
-        });
-    }
-    if let Some(err) = builder.error {
-        return Err(err);
+    loop {
+        let (event, mark) = match parser.next_token() {
+            Ok(next) => next,
+            Err(e) => {
+                let m = e.marker();
+                return Err(YamlError {
+                    line: u32::try_from(m.line()).unwrap_or(0),
+                    col: u32::try_from(m.col().saturating_add(1)).unwrap_or(0),
+                    message: e.info().to_string(),
+                });
+            }
+        };
+        let end = event == Event::StreamEnd;
+        builder.on_event(event, mark);
+        if let Some(err) = builder.error {
+            return Err(err);
+        }
+        if end {
+            break;
+        }
     }
     Ok(builder.docs)
 }
@@ -486,7 +549,8 @@ mod tests {
 
     #[test]
     fn block_mappings_start_at_their_first_key() {
-        let docs = parse_stream("kind: RoleBinding\nroleRef:\n  apiGroup: x\n  kind: Role\n").expect("parses");
+        let docs = parse_stream("kind: RoleBinding\nroleRef:\n  apiGroup: x\n  kind: Role\n")
+            .expect("parses");
         assert_eq!(docs[0].root.pos, Pos { line: 1, col: 1 });
         let rr = docs[0].root.get("roleRef").expect("roleRef");
         assert_eq!((rr.pos, rr.end_line), (Pos { line: 3, col: 3 }, 4));

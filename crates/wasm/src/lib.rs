@@ -32,7 +32,11 @@ pub fn handle(request: &str) -> String {
 /// Malformed arguments give an error report, as [`handle`] does.
 #[wasm_bindgen]
 pub fn check(sources: &str, options: &str) -> String {
-    let options = if options.trim().is_empty() { "{}" } else { options };
+    let options = if options.trim().is_empty() {
+        "{}"
+    } else {
+        options
+    };
     rbac_gate_core::handle_json(&format!(
         "{{\"op\":\"check\",\"sources\":{sources},\"options\":{options}}}"
     ))
@@ -101,8 +105,8 @@ pub fn runner_info() -> String {
 /// from the core.
 #[wasm_bindgen]
 pub fn render(format: &str, report: &str, sources: &str) -> Result<String, JsError> {
-    let report: Report = serde_json::from_str(report)
-        .map_err(|e| JsError::new(&format!("not a report: {e}")))?;
+    let report: Report =
+        serde_json::from_str(report).map_err(|e| JsError::new(&format!("not a report: {e}")))?;
     let _sources: Vec<rbac_gate_core::Source> = if sources.trim().is_empty() {
         Vec::new()
     } else {

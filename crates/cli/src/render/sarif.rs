@@ -37,12 +37,15 @@ fn category(category: Category) -> &'static str {
 pub fn render(ctx: &Context<'_>) -> String {
     let report = ctx.report;
 
-    // Rules: the catalog, plus any code a finding uses that the catalog lacks, plus the
-    // synthetic rule file errors are reported under.
+    // Rules: the catalog entries of the rules this run reports (in catalog order), plus any
+    // code a finding uses that the catalog lacks, plus the synthetic rule file errors are
+    // reported under. (`rbac-gate rules --format json` has the whole catalog.)
+    let used: std::collections::BTreeSet<&str> =
+        report.findings.iter().map(|f| f.code.as_str()).collect();
     let mut rules: Vec<Value> = Vec::new();
     let mut index: BTreeMap<String, usize> = BTreeMap::new();
     for doc in ctx.rules {
-        if index.contains_key(&doc.code) {
+        if index.contains_key(&doc.code) || !used.contains(doc.code.as_str()) {
             continue;
         }
         index.insert(doc.code.clone(), rules.len());

@@ -307,3 +307,81 @@ pub fn clean(text: &str) -> String {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::Context;
+    use rbac_gate_core::report::{Category, Counts, PolicyInfo, REPORT_SCHEMA};
+    use rbac_gate_core::Source;
+
+    fn report() -> Report {
+        Report {
+            schema: REPORT_SCHEMA.into(),
+            policy: PolicyInfo {
+                version: "0".into(),
+                sha256: None,
+            },
+            fail_on: Severity::High,
+            verdict: "fail".into(),
+            findings: vec![Finding {
+                code: "RG1".into(),
+                rule: "r".into(),
+                severity: Severity::High,
+                category: Category::Unsafe,
+                message: "bad \u{1b}[2J thing".into(),
+                help: "line one\nline two".into(),
+                path: "a.yaml".into(),
+                line: 2,
+                column: 3,
+                end_line: 2,
+                object: None,
+                identity: None,
+                steps: vec![],
+                fingerprint: "f".into(),
+                accepted: None,
+            }],
+            identities: vec![],
+            errors: vec![],
+            skipped_kinds: Default::default(),
+            counts: Counts::default(),
+        }
+    }
+
+    fn text(color: bool) -> String {
+        let report = report();
+        let sources = [Source::new("a.yaml", "x: 1\ntoken: abc\n")];
+        render(&Context {
+            report: &report,
+            sources: &sources,
+            rules: &[],
+            color,
+            quiet: false,
+        })
+    }
+
+    #[test]
+    fn colour_only_when_asked_and_input_escapes_neutralised() {
+        let plain = text(false);
+        assert!(!plain.contains('\u{1b}'), "{plain}");
+        assert!(plain.contains("bad \\u{1b}[2J thing"), "{plain}");
+        assert!(text(true).contains("\u{1b}[1;31m"));
+    }
+
+    #[test]
+    fn layout() {
+        let plain = text(false);
+        let expected = "\
+high[RG1/r]: bad \\u{1b}[2J thing
+ --> a.yaml:2:3
+  |
+2 | token: [REDACTED]
+  |   ^
+  = help: line one
+          line two
+
+rbac-gate: 1 finding (1 high), 0 accepted, 0 errors; fail-on high: FAIL (exit 1)
+";
+        assert_eq!(plain, expected);
+    }
+}

@@ -927,11 +927,24 @@ kind: Role
 metadata: {name: gitlab-runner, namespace: ci}
 rules: [{apiGroups: [\"\"], resources: [pods, pods/attach], verbs: [create]}]
 ";
-        let (_, _, m) = model(&[("config.toml", toml), ("rbac.yaml", rbac)], &default_settings());
-        assert_eq!(m.runners[0].manager, Some(Identity::sa("ci", "gitlab-runner")));
+        let (_, _, m) = model(
+            &[("config.toml", toml), ("rbac.yaml", rbac)],
+            &default_settings(),
+        );
+        assert_eq!(
+            m.runners[0].manager,
+            Some(Identity::sa("ci", "gitlab-runner"))
+        );
         // Without the token Secret nothing ties the static token to an identity.
-        let no_secret = rbac.split("---\n").skip(1).collect::<Vec<_>>().join("---\n");
-        let (_, _, m) = model(&[("config.toml", toml), ("rbac.yaml", &no_secret)], &default_settings());
+        let no_secret = rbac
+            .split("---\n")
+            .skip(1)
+            .collect::<Vec<_>>()
+            .join("---\n");
+        let (_, _, m) = model(
+            &[("config.toml", toml), ("rbac.yaml", &no_secret)],
+            &default_settings(),
+        );
         assert_eq!(m.runners[0].manager, None);
     }
 

@@ -196,19 +196,9 @@ pub fn identity_beyond_read(inv: &Inventory, az: &Authz, id: &Identity) -> bool 
 /// The first line in `span` (an object or rule) whose text contains `needle` as a whole token,
 /// for pointing at a field the model keeps no position for. Falls back to `span`'s start.
 pub fn line_of(ctx: &Ctx, span: Loc, needle: &str) -> Loc {
-    let Some(source) = ctx.sources.get(span.file) else {
-        return span;
-    };
     let first = span.line.max(1);
     let last = span.end_line.max(first);
-    for (i, text) in source.text.lines().enumerate() {
-        let n = u32::try_from(i + 1).unwrap_or(u32::MAX);
-        if n < first {
-            continue;
-        }
-        if n > last {
-            break;
-        }
+    for (n, text) in ctx.lines(span.file, first, last) {
         if let Some(col) = token_col(text, needle) {
             return Loc {
                 file: span.file,
@@ -224,21 +214,11 @@ pub fn line_of(ctx: &Ctx, span: Loc, needle: &str) -> Loc {
 /// Like [`line_of`], but only inside the value of `field` (e.g. `verbs`) within `span`, so a
 /// verb is not confused with a resource of the same name.
 pub fn line_in_field(ctx: &Ctx, span: Loc, field: &str, needle: &str) -> Loc {
-    let Some(source) = ctx.sources.get(span.file) else {
-        return span;
-    };
     let first = span.line.max(1);
     let last = span.end_line.max(first);
     let key = format!("{field}:");
     let mut inside = false;
-    for (i, text) in source.text.lines().enumerate() {
-        let n = u32::try_from(i + 1).unwrap_or(u32::MAX);
-        if n < first {
-            continue;
-        }
-        if n > last {
-            break;
-        }
+    for (n, text) in ctx.lines(span.file, first, last) {
         let trimmed = text.trim_start();
         let item = trimmed.trim_start_matches("- ").trim_start();
         if item.starts_with(&key) {
@@ -343,13 +323,7 @@ mod tests {
         let az = crate::authz::Authz::default();
         let runner = crate::runner::RunnerModel::default();
         let settings = crate::settings::Settings::default();
-        let ctx = Ctx {
-            sources: &sources,
-            inv: &inv,
-            authz: &az,
-            runner: &runner,
-            settings: &settings,
-        };
+        let ctx = Ctx::new(&sources, &inv, &az, &runner, &settings);
         let span = |a, b| Loc {
             file: 0,
             line: a,

@@ -865,13 +865,7 @@ metadata:
         crate::authz::complete_roles(&mut inv);
         let az = crate::authz::Authz::build(&inv);
         let runners = crate::runner::build(&inv, &az, &settings);
-        let ctx = Ctx {
-            sources: &sources,
-            inv: &inv,
-            authz: &az,
-            runner: &runners,
-            settings: &settings,
-        };
+        let ctx = Ctx::new(&sources, &inv, &az, &runners, &settings);
         let paths = escalation_paths(&ctx);
         let runner = paths
             .get("system:serviceaccount:gitlab-runner:gitlab-runner")

@@ -69,12 +69,22 @@ fn minimal(ctx: &Ctx, r: &Runner, role: &Role, ns: Option<&str>) -> String {
     let helm = role.meta.origin == Origin::Helm;
     // A built-in role cannot be edited: the fix is a new Role for the runner.
     let builtin = role.meta.origin == Origin::Builtin;
-    let name = if builtin { "gitlab-runner" } else { role.meta.name.as_str() };
+    let name = if builtin {
+        "gitlab-runner"
+    } else {
+        role.meta.name.as_str()
+    };
     let yaml = util::minimal_role(r, name, ns, helm);
     let what = if helm {
-        format!("Replace the rules of the Helm values ({})", util::place(ctx, role.meta.loc))
+        format!(
+            "Replace the rules of the Helm values ({})",
+            util::place(ctx, role.meta.loc)
+        )
     } else if builtin {
-        format!("Stop binding the built-in {} and bind this Role instead", role.display())
+        format!(
+            "Stop binding the built-in {} and bind this Role instead",
+            role.display()
+        )
     } else {
         format!("Replace the rules of {}", role.display())
     };
