@@ -2,7 +2,7 @@
 # The playground's tests, from nothing: installs what is missing (idempotently: each step
 # checks first), builds the CLI, the bindings and web/dist, then runs
 #   1. the bindings' wasm-bindgen tests in Node (crates/wasm/tests/node.rs),
-#   2. the parity test: playground build vs CLI, JSON reports of every file in examples/,
+#   2. the config/share helpers (tests/config.test.mjs) and the parity test: playground build vs CLI, JSON reports of every file in examples/,
 #   3. the end-to-end test in Debian's Chromium (playwright-core, no browser download),
 # and exits non-zero on any failure. Set RBAC_GATE_BIN to test against a prebuilt CLI.
 set -euo pipefail
@@ -29,6 +29,6 @@ step "wasm-bindgen tests of the bindings, in Node"
 
 step "parity with the CLI, then end to end in Chromium"
 cd "$web"
-node --test --test-concurrency=1 --test-reporter=spec tests/parity.test.mjs tests/e2e.test.mjs
+node --test --test-concurrency=1 --test-reporter=spec tests/config.test.mjs tests/parity.test.mjs tests/e2e.test.mjs
 
 step "playground tests passed in $(( $(date +%s) - start )) s"

@@ -78,6 +78,13 @@ enum Command {
     },
     /// Show the host version, policy version and module digest.
     Version,
+    /// Print the minimal RBAC for a runner (ServiceAccounts, Role, RoleBinding; Helm values).
+    Generate(crate::commands::generate::GenerateArgs),
+    /// Explain Kubernetes API errors from job logs (the message, or stdin).
+    #[command(name = "explain-error")]
+    ExplainError(crate::commands::explain_error::ExplainErrorArgs),
+    /// Compare Kubernetes audit logs with the runner's RBAC: used, unused, denied, unexpected.
+    Audit(crate::commands::audit::AuditArgs),
 }
 
 #[derive(Args, Debug)]
@@ -175,11 +182,14 @@ fn run(cli: Cli) -> Result<i32, String> {
         Command::Rules { format } => rules(&evaluator, format),
         Command::Explain { rule } => explain(&evaluator, rule),
         Command::Version => version(&evaluator),
+        Command::Generate(args) => crate::commands::generate::run(args, &evaluator),
+        Command::ExplainError(args) => crate::commands::explain_error::run(args, &evaluator),
+        Command::Audit(args) => crate::commands::audit::run(args, &evaluator),
     }
 }
 
 /// Runs requests through the sandboxed module (or, for benchmarks, the native core).
-struct Evaluator {
+pub(crate) struct Evaluator {
     engine: Engine,
     policy_file: Option<PathBuf>,
     limits: Limits,
@@ -256,7 +266,43 @@ impl Evaluator {
         }
     }
 
-    fn evaluate(&self, request: &str) -> Result<String, PolicyError> {
+    /// Runs `f` with a function that sends requests to one module instance kept alive for all
+    /// of them (fresh fuel and deadline per request). Requests are at most `max_request` bytes.
+    pub(crate) fn with_session<R: Send>(
+        &self,
+        max_request: usize,
+        f: impl FnOnce(&mut dyn FnMut(&str) -> Result<String, PolicyError>) -> R + Send,
+    ) -> Result<R, PolicyError> {
+        match self.engine {
+            Engine::Native => {
+                let mut call = |request: &str| Ok(rbac_gate_core::handle_json(request));
+                Ok(f(&mut call))
+            }
+            Engine::Wasm => {
+                let policy = self.policy()?;
+                let timings = self.timings;
+                policy.with_session(max_request, |session| {
+                    let start = Instant::now();
+                    let result = {
+                        let mut call = |request: &str| session.call(request);
+                        f(&mut call)
+                    };
+                    if timings {
+                        eprintln!(
+                            "timing: session {} calls, fuel used {}, linear memory {} MiB, {:.1} ms",
+                            session.calls,
+                            session.fuel_used,
+                            session.memory_size() / (1024 * 1024),
+                            ms(start.elapsed())
+                        );
+                    }
+                    result
+                })
+            }
+        }
+    }
+
+    pub(crate) fn evaluate(&self, request: &str) -> Result<String, PolicyError> {
         let start = Instant::now();
         let result = match self.engine {
             Engine::Native => Ok(rbac_gate_core::handle_json(request)),
@@ -413,7 +459,7 @@ fn check(args: &CheckArgs, evaluator: &Evaluator, timings: bool) -> Result<i32, 
 }
 
 /// `--config FILE` must exist; otherwise `.rbac-gate.yaml` is used when present.
-fn read_config(
+pub(crate) fn read_config(
     named: Option<&Path>,
     cwd: &Path,
 ) -> Result<(Option<Source>, Option<PathBuf>), String> {
@@ -567,7 +613,7 @@ fn version(evaluator: &Evaluator) -> Result<i32, String> {
     print_stdout(&out)
 }
 
-fn print_stdout(text: &str) -> Result<i32, String> {
+pub(crate) fn print_stdout(text: &str) -> Result<i32, String> {
     let mut stdout = std::io::stdout().lock();
     match stdout
         .write_all(text.as_bytes())

@@ -7,6 +7,7 @@
 pub mod cache;
 pub mod cli;
 pub mod collect;
+pub mod commands;
 pub mod date;
 pub mod redact;
 pub mod render;

@@ -7,6 +7,8 @@
 //! everything read back from its memory is bounds-checked. Any failure is a [`PolicyError`]
 //! naming the limit, which the CLI turns into exit code 2, never a pass.
 
+pub mod session;
+
 use crate::cache::{self, CacheOutcome};
 use sha2::{Digest, Sha256};
 use std::fmt;

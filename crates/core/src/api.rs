@@ -56,6 +56,20 @@ pub enum Request {
         options: Options,
     },
     Rules,
+    /// The minimal RBAC for a runner ([`crate::generate`]).
+    Generate(crate::generate::GenerateRequest),
+    /// Explains Kubernetes API errors from job logs ([`crate::explain_error`]).
+    #[serde(rename = "explain_error")]
+    ExplainError(crate::explain_error::ExplainRequest),
+    /// Audit-log analysis in one call ([`crate::audit`]); hosts streaming a large log use
+    /// `audit_begin`, `audit_feed` and `audit_finish` instead.
+    Audit(crate::audit::AuditRequest),
+    #[serde(rename = "audit_begin")]
+    AuditBegin(crate::audit::AuditBegin),
+    #[serde(rename = "audit_feed")]
+    AuditFeed(crate::audit::AuditFeed),
+    #[serde(rename = "audit_finish")]
+    AuditFinish(crate::audit::AuditFinish),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,6 +77,10 @@ pub enum Request {
 pub enum Response {
     Report(Box<Report>),
     Rules(Vec<RuleDoc>),
+    Generate(Box<crate::generate::GenerateResponse>),
+    ExplainError(Box<crate::explain_error::ExplainResponse>),
+    Audit(Box<crate::audit::AuditReport>),
+    AuditProgress(crate::audit::AuditProgress),
 }
 
 /// Handles one JSON request. Never panics on bad input: a malformed request becomes a report
@@ -73,6 +91,16 @@ pub fn handle_json(request: &str) -> String {
             Response::Report(Box::new(crate::check(&sources, &options)))
         }
         Ok(Request::Rules) => Response::Rules(crate::rules::docs()),
+        Ok(Request::Generate(r)) => Response::Generate(Box::new(crate::generate::generate(&r))),
+        Ok(Request::ExplainError(r)) => {
+            Response::ExplainError(Box::new(crate::explain_error::explain(&r)))
+        }
+        Ok(Request::Audit(r)) => Response::Audit(Box::new(crate::audit::audit(&r))),
+        Ok(Request::AuditBegin(r)) => Response::AuditProgress(crate::audit::session::begin(r)),
+        Ok(Request::AuditFeed(r)) => Response::AuditProgress(crate::audit::session::feed(&r)),
+        Ok(Request::AuditFinish(r)) => {
+            Response::Audit(Box::new(crate::audit::session::finish(&r)))
+        }
         Err(e) => {
             let mut report = crate::check(&[], &Options::default());
             report.errors.push(FileError {

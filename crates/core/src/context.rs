@@ -18,6 +18,9 @@ pub struct Ctx<'a> {
     /// Byte offset of each line start, per source: rules that look a line up must not rescan
     /// the file from its start (that is quadratic on a large dump).
     line_starts: Vec<Vec<usize>>,
+    /// The escalation analysis, shared by its rule and the identity report (it is the most
+    /// expensive step; computing it twice doubled the time on a large dump).
+    escalations: std::cell::OnceCell<Vec<crate::rules::privilege::escalation_path::Path>>,
 }
 
 /// A finding under construction; `emit` fills in the path and the fingerprint.
@@ -85,7 +88,16 @@ impl<'a> Ctx<'a> {
             runner,
             settings,
             line_starts,
+            escalations: std::cell::OnceCell::new(),
         }
+    }
+
+    /// The escalation paths, computed on first use.
+    pub(crate) fn escalations(
+        &self,
+        analyze: impl FnOnce() -> Vec<crate::rules::privilege::escalation_path::Path>,
+    ) -> &[crate::rules::privilege::escalation_path::Path] {
+        self.escalations.get_or_init(analyze)
     }
 
     /// Lines `first..=last` (1-based) of a source, without their line break.

@@ -153,15 +153,53 @@ fn anchored_objects(inv: &Inventory) -> Vec<(&Meta, String)> {
     out
 }
 
-fn innermost<'a>(
-    objects: &'a [(&'a Meta, String)],
-    loc: &Finding,
-    file: usize,
-) -> Option<&'a (&'a Meta, String)> {
-    objects
-        .iter()
-        .filter(|(m, _)| m.loc.file == file && m.loc.line <= loc.line && loc.line <= m.loc.end_line)
-        .min_by_key(|(m, _)| m.loc.end_line - m.loc.line)
+/// Finds the innermost object (smallest line span; the first in `objects` order on a tie)
+/// whose span holds a finding's line, without scanning every object for every finding
+/// (quadratic on a large dump).
+struct ObjectIndex {
+    /// Per file: (start line, end line, index into `objects`), sorted, one entry per distinct
+    /// span (the first object in order), and the largest end line up to each entry.
+    by_file: BTreeMap<usize, (Vec<(u32, u32, usize)>, Vec<u32>)>,
+}
+
+impl ObjectIndex {
+    fn new(objects: &[(&Meta, String)]) -> ObjectIndex {
+        let mut spans: BTreeMap<(usize, u32, u32), usize> = BTreeMap::new();
+        for (i, (m, _)) in objects.iter().enumerate() {
+            spans
+                .entry((m.loc.file, m.loc.line, m.loc.end_line))
+                .or_insert(i);
+        }
+        let mut by_file: BTreeMap<usize, (Vec<(u32, u32, usize)>, Vec<u32>)> = BTreeMap::new();
+        for ((file, start, end), i) in spans {
+            let (entries, max_end) = by_file.entry(file).or_default();
+            let prev = max_end.last().copied().unwrap_or(0);
+            entries.push((start, end, i));
+            max_end.push(prev.max(end));
+        }
+        ObjectIndex { by_file }
+    }
+
+    fn innermost(&self, file: usize, line: u32) -> Option<usize> {
+        let (entries, max_end) = self.by_file.get(&file)?;
+        let mut best: Option<(u32, usize)> = None;
+        let mut k = entries.partition_point(|(start, _, _)| *start <= line);
+        while k > 0 {
+            k -= 1;
+            let (start, end, i) = entries[k];
+            // Nothing at or before k reaches `line`, or nothing earlier can be smaller.
+            if max_end[k] < line || best.is_some_and(|(span, _)| line - start > span) {
+                break;
+            }
+            if line <= end {
+                let span = end - start;
+                if best.is_none_or(|b| (span, i) < b) {
+                    best = Some((span, i));
+                }
+            }
+        }
+        best.map(|(_, i)| i)
+    }
 }
 
 fn expired(today: Option<&str>, expires: &str) -> bool {
@@ -173,6 +211,7 @@ fn expired(today: Option<&str>, expires: &str) -> bool {
 /// exception accepts nothing and is itself reported.
 fn accept(ctx: &Ctx, findings: &mut [Finding], extra: &mut Vec<Finding>) {
     let objects = anchored_objects(ctx.inv);
+    let index = ObjectIndex::new(&objects);
     let today = ctx.settings.today.as_deref();
     let file_of: BTreeMap<&str, usize> = ctx
         .sources
@@ -185,7 +224,7 @@ fn accept(ctx: &Ctx, findings: &mut [Finding], extra: &mut Vec<Finding>) {
         let Some(&file) = file_of.get(f.path.as_str()) else {
             continue;
         };
-        if let Some((meta, display)) = innermost(&objects, f, file) {
+        if let Some((meta, display)) = index.innermost(file, f.line).map(|i| &objects[i]) {
             if let Some(reason) = meta.justification() {
                 let expires = meta.annotations.get(JUSTIFICATION_EXPIRES).cloned();
                 match &expires {

@@ -6,9 +6,13 @@
 //! sandbox of the CLI and in the browser.
 
 pub mod api;
+pub mod audit;
 pub mod authz;
 pub mod context;
+pub mod explain_error;
+pub mod generate;
 pub mod model;
+pub mod render;
 pub mod report;
 pub mod rules;
 pub mod runner;

@@ -493,7 +493,30 @@ impl Builder {
 
 /// Parses a YAML stream (JSON too: it is YAML 1.2 flow syntax) into documents.
 pub fn parse_stream(text: &str) -> Result<Vec<Document>, YamlError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // yaml-rust2 takes a NUL for the end of the input and accepts other control characters;
+    // Kubernetes' YAML decoder rejects them. Without this check a NUL would silently hide the
+    // rest of the file from the gate (and a UTF-16 file, all NULs, would read as empty).
+    if let Some(at) = forbidden_char(text) {
+        let (line, col) = line_col(text, at);
+        let c = text[at..].chars().next().unwrap_or('\0');
+        let what = if c == '\0' {
+            "a NUL character (a binary or UTF-16 file? rbac-gate reads UTF-8 text)".to_string()
+        } else {
+            format!("the control character U+{:04X}", u32::from(c))
+        };
+        return Err(YamlError {
+            line,
+            col,
+            message: format!("{what}: YAML does not allow it"),
+        });
+    }
+    let cleaned;
+    let text = if text.contains('\u{feff}') {
+        cleaned = strip_document_boms(text);
+        cleaned.as_str()
+    } else {
+        text
+    };
     let mut builder = Builder {
         stack: Vec::new(),
         docs: Vec::new(),
@@ -529,6 +552,58 @@ pub fn parse_stream(text: &str) -> Result<Vec<Document>, YamlError> {
         }
     }
     Ok(builder.docs)
+}
+
+/// Byte offset of the first character YAML streams may not hold: C0 controls other than tab,
+/// line feed and carriage return, DEL, C1 controls other than NEL, U+FFFE and U+FFFF.
+fn forbidden_char(text: &str) -> Option<usize> {
+    let b = text.as_bytes();
+    // UTF-8 continuation bytes (0x80-0xBF) never match a lead byte tested here.
+    (0..b.len()).find(|&i| match b[i] {
+        b'\t' | b'\n' | b'\r' => false,
+        0x00..=0x1f | 0x7f => true,
+        0xc2 => matches!(b.get(i + 1), Some(0x80..=0x84 | 0x86..=0x9f)),
+        0xef => b.get(i + 1) == Some(&0xbf) && matches!(b.get(i + 2), Some(0xbe | 0xbf)),
+        _ => false,
+    })
+}
+
+/// 1-based line and column of a byte offset, counting line breaks as YAML does (`\r\n`, `\n`
+/// or a lone `\r`).
+fn line_col(text: &str, offset: usize) -> (u32, u32) {
+    let (mut line, mut col) = (1usize, 1usize);
+    let mut prev_cr = false;
+    for c in text.get(..offset).unwrap_or("").chars() {
+        match c {
+            '\n' if prev_cr => {}
+            '\n' | '\r' => {
+                line += 1;
+                col = 1;
+            }
+            _ => col += 1,
+        }
+        prev_cr = c == '\r';
+    }
+    (
+        u32::try_from(line).unwrap_or(u32::MAX),
+        u32::try_from(col).unwrap_or(u32::MAX),
+    )
+}
+
+/// Drops byte-order marks at the start of the text and of any line. Kubernetes splits a stream
+/// at `---` and decodes each document on its own, so a BOM opening a later document is read as
+/// a BOM there; yaml-rust2 would make it part of the first key (`\u{feff}apiVersion`), and the
+/// object would silently go unchecked.
+fn strip_document_boms(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut line_start = true;
+    for c in text.chars() {
+        if !(c == '\u{feff}' && line_start) {
+            out.push(c);
+        }
+        line_start = c == '\n' || c == '\r';
+    }
+    out
 }
 
 #[cfg(test)]
@@ -602,6 +677,29 @@ mod tests {
         let text = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
         let err = parse_stream(&text).expect_err("deep");
         assert!(err.line >= 1, "{err:?}");
+    }
+
+    #[test]
+    fn control_characters_are_errors_with_their_position() {
+        // A NUL would otherwise end the input early and hide what follows.
+        let err = parse_stream("kind: Role\nmetadata:\n  name: a\u{0}b\nrules: []\n")
+            .expect_err("NUL");
+        assert_eq!((err.line, err.col), (3, 10), "{err:?}");
+        assert!(err.message.contains("NUL"), "{}", err.message);
+        let err = parse_stream("a: 1\r\nb: \u{1b}[2J\n").expect_err("ESC");
+        assert_eq!((err.line, err.col), (2, 4), "{err:?}");
+        assert!(err.message.contains("U+001B"), "{}", err.message);
+        let err = parse_stream("a: 1\rb: \u{9b}\n").expect_err("C1");
+        assert_eq!(err.line, 2, "{err:?}");
+        // Tabs, NEL and ordinary non-ASCII text are fine.
+        assert!(parse_stream("a: b\tc\u{85}d\ne: caf\u{e9} \u{1F600}\n").is_ok());
+    }
+
+    #[test]
+    fn a_bom_opening_a_later_document_is_dropped() {
+        let docs = parse_stream("kind: A\n---\n\u{feff}kind: B\n").expect("parses");
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[1].root.get("kind").and_then(Node::as_str), Some("B"));
     }
 
     #[test]

@@ -100,31 +100,28 @@ pub fn runner_info() -> String {
 }
 
 /// Renders a report (the JSON [`check`] returned) in one of the CLI's file formats, byte for
-/// byte as `rbac-gate check --format FORMAT` writes it: `json` (pretty, with a final newline).
+/// byte as `rbac-gate check --format FORMAT` writes it: `json`, `codequality`, `sarif` or `junit`.
 /// `sources` is the JSON array of inputs (used by formats that list files); the rule docs come
 /// from the core.
 #[wasm_bindgen]
 pub fn render(format: &str, report: &str, sources: &str) -> Result<String, JsError> {
     let report: Report =
         serde_json::from_str(report).map_err(|e| JsError::new(&format!("not a report: {e}")))?;
-    let _sources: Vec<rbac_gate_core::Source> = if sources.trim().is_empty() {
+    let sources: Vec<rbac_gate_core::Source> = if sources.trim().is_empty() {
         Vec::new()
     } else {
         serde_json::from_str(sources).map_err(|e| JsError::new(&format!("bad sources: {e}")))?
     };
-    match format {
-        "json" => Ok(pretty(&report)),
-        other => Err(JsError::new(&format!("unknown format `{other}`"))),
-    }
+    let format: rbac_gate_core::render::Format =
+        format.parse().map_err(|e: String| JsError::new(&e))?;
+    let rules = rbac_gate_core::rules::docs();
+    Ok(rbac_gate_core::render::render(
+        format,
+        &rbac_gate_core::render::Context {
+            report: &report,
+            sources: &sources,
+            rules: &rules,
+        },
+    ))
 }
 
-/// Pretty JSON with a final newline, as the CLI prints it.
-fn pretty(report: &Report) -> String {
-    match serde_json::to_string_pretty(report) {
-        Ok(mut s) => {
-            s.push('\n');
-            s
-        }
-        Err(e) => format!("{{\"error\": \"cannot serialize the report: {e}\"}}\n"),
-    }
-}

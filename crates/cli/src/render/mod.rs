@@ -1,9 +1,9 @@
 //! Report renderers: `text`, `json`, `codequality`, `sarif`, `junit`.
 
-mod codequality;
-mod junit;
-mod sarif;
 mod text;
+
+use rbac_gate_core::render as machine;
+pub use rbac_gate_core::render::{acceptance_text, check_name};
 
 use rbac_gate_core::report::Report;
 use rbac_gate_core::rules::RuleDoc;
@@ -63,47 +63,21 @@ pub struct Context<'a> {
 }
 
 pub fn render(format: Format, ctx: &Context<'_>) -> String {
+    let machine = |f| {
+        machine::render(
+            f,
+            &machine::Context {
+                report: ctx.report,
+                sources: ctx.sources,
+                rules: ctx.rules,
+            },
+        )
+    };
     match format {
         Format::Text => text::render(ctx),
-        Format::Json => json(ctx.report),
-        Format::CodeQuality => codequality::render(ctx),
-        Format::Sarif => sarif::render(ctx),
-        Format::Junit => junit::render(ctx),
+        Format::Json => machine(machine::Format::Json),
+        Format::CodeQuality => machine(machine::Format::CodeQuality),
+        Format::Sarif => machine(machine::Format::Sarif),
+        Format::Junit => machine(machine::Format::Junit),
     }
-}
-
-fn json(report: &Report) -> String {
-    pretty(report)
-}
-
-/// Pretty JSON with a final newline. Serializing these plain data types cannot fail; should
-/// it ever, the output says so instead of panicking.
-fn pretty<T: serde::Serialize>(value: &T) -> String {
-    match serde_json::to_string_pretty(value) {
-        Ok(mut s) => {
-            s.push('\n');
-            s
-        }
-        Err(e) => format!("{{\"error\": \"cannot serialize the report: {e}\"}}\n"),
-    }
-}
-
-/// `code/name`, as shown in every format.
-fn check_name(code: &str, rule: &str) -> String {
-    if rule.is_empty() {
-        code.to_string()
-    } else {
-        format!("{code}/{rule}")
-    }
-}
-
-/// The acceptance of a finding, in words.
-fn acceptance_text(acceptance: &rbac_gate_core::report::Acceptance) -> String {
-    let mut s = format!("accepted ({}", acceptance.source);
-    if let Some(expires) = &acceptance.expires {
-        s.push_str(&format!(", expires {expires}"));
-    }
-    s.push_str("): ");
-    s.push_str(&acceptance.reason);
-    s
 }

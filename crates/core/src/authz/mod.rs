@@ -254,27 +254,51 @@ fn aggregate(roles: &mut [Role]) {
     }
 }
 
-fn resolve_role(inv: &Inventory, b: &Binding) -> Result<usize, BindingProblem> {
+/// The first role of each kind, namespace and name, so that resolving every binding stays
+/// linear (a lookup per binding, not a scan of every role).
+struct RoleIndex<'a> {
+    /// (is a ClusterRole, namespace (`""` for ClusterRoles), name) → first index.
+    first: BTreeMap<(bool, &'a str, &'a str), usize>,
+}
+
+impl<'a> RoleIndex<'a> {
+    fn new(inv: &'a Inventory) -> RoleIndex<'a> {
+        let mut first = BTreeMap::new();
+        for (i, r) in inv.roles.iter().enumerate() {
+            let key = match r.kind {
+                RoleKind::Role => (
+                    false,
+                    r.meta.namespace.as_deref().unwrap_or("default"),
+                    r.meta.name.as_str(),
+                ),
+                RoleKind::ClusterRole => (true, "", r.meta.name.as_str()),
+            };
+            first.entry(key).or_insert(i);
+        }
+        RoleIndex { first }
+    }
+}
+
+fn resolve_role(index: &RoleIndex, b: &Binding) -> Result<usize, BindingProblem> {
     let group = b.role_ref.api_group.as_str();
     if !(group.is_empty() || group == RBAC_GROUP) {
         return Err(BindingProblem::InvalidApiGroup);
     }
+    let name = b.role_ref.name.as_str();
     match (b.role_ref.kind.as_str(), b.kind) {
         ("Role", BindingKind::ClusterRoleBinding) => Err(BindingProblem::ClusterRoleBindingToRole),
-        ("Role", BindingKind::RoleBinding) => inv
-            .roles
-            .iter()
-            .position(|r| {
-                r.kind == RoleKind::Role
-                    && r.meta.name == b.role_ref.name
-                    && r.meta.namespace.as_deref().unwrap_or("default")
-                        == b.meta.namespace.as_deref().unwrap_or("default")
-            })
-            .ok_or(BindingProblem::Dangling),
-        ("ClusterRole", _) => inv
-            .roles
-            .iter()
-            .position(|r| r.kind == RoleKind::ClusterRole && r.meta.name == b.role_ref.name)
+        ("Role", BindingKind::RoleBinding) => {
+            let ns = b.meta.namespace.as_deref().unwrap_or("default");
+            index
+                .first
+                .get(&(false, ns, name))
+                .copied()
+                .ok_or(BindingProblem::Dangling)
+        }
+        ("ClusterRole", _) => index
+            .first
+            .get(&(true, "", name))
+            .copied()
             .ok_or(BindingProblem::Dangling),
         _ => Err(BindingProblem::Dangling),
     }
@@ -317,8 +341,9 @@ impl Authz {
     pub fn build(inv: &Inventory) -> Authz {
         let mut az = Authz::default();
         let mut bound = vec![false; inv.roles.len()];
+        let index = RoleIndex::new(inv);
         for (bi, b) in inv.bindings.iter().enumerate() {
-            match resolve_role(inv, b) {
+            match resolve_role(&index, b) {
                 Ok(role) => {
                     bound[role] = true;
                     for &src in &inv.roles[role].aggregated_from {

@@ -56,6 +56,15 @@ fn looks_like_runner_toml(text: &str) -> bool {
     })
 }
 
+/// A `.json` input must be JSON (a stream of values, as `kubectl` reads), not merely YAML.
+fn strict_json(text: &str) -> Result<(), serde_json::Error> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    for value in serde_json::Deserializer::from_str(text).into_iter::<serde::de::IgnoredAny>() {
+        value?;
+    }
+    Ok(())
+}
+
 fn load_source(inv: &mut Inventory, file: usize, source: &Source) {
     let text = source.text.as_str();
     if text.trim().is_empty() {
@@ -64,7 +73,27 @@ fn load_source(inv: &mut Inventory, file: usize, source: &Source) {
         return;
     }
     let is_toml_path = source.path.ends_with(".toml");
-    if is_toml_path || (looks_like_runner_toml(text) && yaml::parse_stream(text).is_err()) {
+    if source.path.to_ascii_lowercase().ends_with(".json") {
+        if let Err(e) = strict_json(text) {
+            // YAML would read JSON with comments or trailing commas, but into keys such as
+            // `// note "apiVersion"`: the object would go unchecked. Kubernetes rejects it.
+            let (line, col) = (u32::try_from(e.line()), u32::try_from(e.column()));
+            error(
+                inv,
+                source,
+                line.ok().filter(|l| *l > 0),
+                col.ok().filter(|c| *c > 0),
+                format!("invalid JSON: {e} (JSON allows no comments or trailing commas)"),
+            );
+            return;
+        }
+    }
+    let parsed = if is_toml_path {
+        None
+    } else {
+        Some(yaml::parse_stream(text))
+    };
+    if is_toml_path || (looks_like_runner_toml(text) && matches!(parsed, Some(Err(_)))) {
         inv.documents += 1;
         inv.objects += 1;
         inv.runner_configs.push(RunnerConfigSource {
@@ -85,7 +114,7 @@ fn load_source(inv: &mut Inventory, file: usize, source: &Source) {
         });
         return;
     }
-    let docs = match yaml::parse_stream(text) {
+    let docs = match parsed.unwrap_or_else(|| yaml::parse_stream(text)) {
         Ok(docs) => docs,
         Err(e) => {
             let msg = if text.contains("{{") {

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod expired_justification;
 pub mod hygiene;
+pub mod manager_token;
 pub mod missing_separator;
 pub mod privilege;
 pub mod runner_rules;
@@ -81,6 +82,7 @@ pub fn all() -> Vec<&'static dyn Rule> {
     let mut rules: Vec<&'static dyn Rule> = vec![
         &expired_justification::ExpiredJustification,
         &missing_separator::MissingSeparator,
+        &manager_token::ManagerToken,
     ];
     rules.extend(privilege::all());
     rules.extend(runner_rules::all());

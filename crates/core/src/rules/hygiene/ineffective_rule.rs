@@ -55,8 +55,9 @@ impl Rule for IneffectiveRule {
     }
 
     fn check(&self, ctx: &Ctx, out: &mut Vec<Finding>) {
+        let scopes = util::namespaced_only(ctx.inv, ctx.authz);
         for (ri, role) in util::judged_roles(ctx.inv) {
-            let Some(namespaces) = util::namespaced_only(ctx.inv, ctx.authz, ri) else {
+            let Some(namespaces) = scopes.get(ri).cloned().flatten() else {
                 continue;
             };
             let where_ = place(role, &namespaces);

@@ -45,37 +45,56 @@ pub fn judged_roles(inv: &Inventory) -> impl Iterator<Item = (usize, &Role)> {
         .filter(|(_, r)| r.meta.origin != Origin::Builtin && r.aggregation.is_none())
 }
 
-/// The namespaces a role is granted in when every grant of it is namespaced, `None` when some
-/// grant is cluster-wide, when it is aggregated into another role (its rules then also count
-/// wherever that role is bound), or when nothing grants it at all.
-pub fn namespaced_only(inv: &Inventory, az: &Authz, ri: usize) -> Option<Vec<String>> {
-    if inv.roles.iter().any(|r| r.aggregated_from.contains(&ri)) {
-        return None;
+/// For every role (by index): the namespaces it is granted in when every grant of it is
+/// namespaced, `None` when some grant is cluster-wide, when it is aggregated into another role
+/// (its rules then also count wherever that role is bound), or when nothing grants it at all.
+/// Computed for all roles at once: per role it would be a scan of every role and grant.
+pub fn namespaced_only(inv: &Inventory, az: &Authz) -> Vec<Option<Vec<String>>> {
+    let mut aggregated = vec![false; inv.roles.len()];
+    for r in &inv.roles {
+        for &src in &r.aggregated_from {
+            if let Some(a) = aggregated.get_mut(src) {
+                *a = true;
+            }
+        }
     }
-    let mut namespaces = Vec::new();
-    for g in az.grants.iter().filter(|g| g.role == ri) {
+    // (some grant is cluster-wide, namespaces in grant order)
+    let mut grants: Vec<(bool, Vec<String>)> = vec![(false, Vec::new()); inv.roles.len()];
+    for g in &az.grants {
+        let Some((cluster, namespaces)) = grants.get_mut(g.role) else {
+            continue;
+        };
         match &g.scope {
-            Scope::Cluster => return None,
+            Scope::Cluster => *cluster = true,
             Scope::Namespace(ns) => {
-                if !namespaces.contains(ns) {
+                if !*cluster && !namespaces.contains(ns) {
                     namespaces.push(ns.clone());
                 }
             }
         }
     }
-    if namespaces.is_empty() && inv.roles[ri].kind == RoleKind::ClusterRole {
-        return None;
-    }
-    if namespaces.is_empty() {
-        namespaces.push(
-            inv.roles[ri]
-                .meta
-                .namespace
-                .clone()
-                .unwrap_or_else(|| "default".into()),
-        );
-    }
-    Some(namespaces)
+    inv.roles
+        .iter()
+        .zip(grants)
+        .zip(aggregated)
+        .map(|((role, (cluster, mut namespaces)), aggregated)| {
+            if aggregated || cluster {
+                return None;
+            }
+            if namespaces.is_empty() {
+                if role.kind == RoleKind::ClusterRole {
+                    return None;
+                }
+                namespaces.push(
+                    role.meta
+                        .namespace
+                        .clone()
+                        .unwrap_or_else(|| "default".into()),
+                );
+            }
+            Some(namespaces)
+        })
+        .collect()
 }
 
 /// A built-in group whose resources the tool knows. (`resources::is_builtin_group` also names

@@ -3,7 +3,7 @@
 //! accepted), a passing test case for a clean file, and an `<error>` test case per file error.
 
 use super::{acceptance_text, check_name, Context};
-use rbac_gate_core::report::{FileError, Finding};
+use crate::report::{FileError, Finding};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 

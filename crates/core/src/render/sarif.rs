@@ -1,7 +1,7 @@
 //! SARIF 2.1.0 (validated against the official schema in the tests).
 
 use super::{check_name, pretty, Context};
-use rbac_gate_core::report::{fingerprint, Category, Severity};
+use crate::report::{fingerprint, Category, Severity};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 

@@ -1,7 +1,7 @@
 //! GitLab Code Quality report (a JSON array of issues).
 
 use super::{acceptance_text, check_name, pretty, Context};
-use rbac_gate_core::report::fingerprint;
+use crate::report::fingerprint;
 use serde::Serialize;
 
 #[derive(Serialize)]
