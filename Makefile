@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 WASM_TARGET := wasm32-unknown-unknown
 
-.PHONY: all build demo test toolchain test-rust lint wasm-check corpus test-component bench-cli
+.PHONY: all build demo test toolchain test-rust lint wasm-check corpus test-component bench-cli web serve-web test-web
 
 all: build
 
@@ -28,6 +28,20 @@ demo: build
 test-component: build
 	RBAC_GATE_BIN=$(CURDIR)/target/release/rbac-gate ci-component/tests/run.sh
 
+## The browser playground: bindings (crates/wasm, wasm-pack --target web) and the static site in
+## web/dist. Installs missing tools first (wasm-bindgen-cli 0.2.130, wasm-pack 0.15.1, npm ci).
+web:
+	bash web/scripts/build.sh
+
+## Serves web/dist on http://127.0.0.1:8080/ (PORT=9000 make serve-web for another port).
+serve-web: web
+	node web/scripts/serve.mjs --port $${PORT:-8080}
+
+## Playground tests: wasm-bindgen tests in Node, parity with the CLI on examples/, end to end in
+## Debian's Chromium (installed with apt when missing).
+test-web: build
+	RBAC_GATE_BIN=$(CURDIR)/target/release/rbac-gate bash web/tests/run.sh
+
 ## The core must stay pure and portable: it builds for wasm32 in every `make test`.
 wasm-check: toolchain
 	$(CARGO) build -p rbac-gate-core --target $(WASM_TARGET) --profile wasm
@@ -43,7 +57,7 @@ test-rust: toolchain
 corpus:
 	$(CARGO) test -p rbac-gate-core --test corpus -- --nocapture
 
-test: toolchain lint wasm-check test-rust test-component
+test: toolchain lint wasm-check test-rust test-component test-web
 	@echo "make test: all suites passed"
 
 ## wasmtime vs native core on a generated 10,000-object dump, and cold start with and

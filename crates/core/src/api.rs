@@ -86,6 +86,9 @@ pub enum Response {
 /// Handles one JSON request. Never panics on bad input: a malformed request becomes a report
 /// with an error (verdict `error`, exit 2).
 pub fn handle_json(request: &str) -> String {
+    if let Some(response) = crate::audit::session::feed_fast(request) {
+        return response;
+    }
     let response = match serde_json::from_str::<Request>(request) {
         Ok(Request::Check { sources, options }) => {
             Response::Report(Box::new(crate::check(&sources, &options)))

@@ -116,6 +116,21 @@ impl Node {
         }
     }
 
+    /// The line holding the first line of this scalar's text. A literal block (`|`) keeps
+    /// its leading empty lines in its value, but is positioned at its first non-empty line.
+    pub fn text_first_line(&self) -> u32 {
+        match &self.value {
+            Value::Str(text, Style::Literal) => {
+                let blank = text.bytes().take_while(|b| *b == b'\n').count();
+                self.pos
+                    .line
+                    .saturating_sub(u32::try_from(blank).unwrap_or(u32::MAX))
+                    .max(1)
+            }
+            _ => self.pos.line,
+        }
+    }
+
     pub fn as_bool(&self) -> Option<bool> {
         match &self.value {
             Value::Str(s, Style::Plain) => match s.as_str() {
@@ -700,6 +715,13 @@ mod tests {
         let docs = parse_stream("kind: A\n---\n\u{feff}kind: B\n").expect("parses");
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[1].root.get("kind").and_then(Node::as_str), Some("B"));
+    }
+
+    #[test]
+    fn literal_blocks_start_at_their_leading_blank_lines() {
+        let docs = parse_stream("data:\n  k: |\n\n\n    a = 1\n").expect("parses");
+        let v = docs[0].root.path(&["data", "k"]).expect("value");
+        assert_eq!((v.pos.line, v.text_first_line()), (5, 3));
     }
 
     #[test]

@@ -207,6 +207,86 @@ fn thousands(n: u64) -> String {
     out
 }
 
+/// Reads the logs and sends `audit_feed` requests of about `batch` bytes, cut at line ends.
+fn produce(
+    logs: &[String],
+    session: u32,
+    batch: usize,
+    max_line: usize,
+    read: &Arc<AtomicU64>,
+    oversized: &AtomicU64,
+    tx: &std::sync::mpsc::SyncSender<Result<String, String>>,
+) -> Result<(), String> {
+    let mut buf: Vec<u8> = Vec::with_capacity(batch + 256 * 1024);
+    let mut chunk = vec![0u8; 256 * 1024];
+    // The consumer hung up (it failed): stop quietly.
+    let send = |bytes: &[u8]| -> Result<bool, String> {
+        Ok(tx.send(Ok(feed_request(session, bytes)?)).is_ok())
+    };
+    for log in logs {
+        let mut reader = open(log, read.clone())?;
+        // Skipping the rest of an over-long line.
+        let mut skipping = false;
+        loop {
+            let n = match reader.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(format!("cannot read {log}: {e}")),
+            };
+            let mut data = &chunk[..n];
+            if skipping {
+                match data.iter().position(|b| *b == b'\n') {
+                    Some(i) => {
+                        skipping = false;
+                        data = &data[i + 1..];
+                    }
+                    None => continue,
+                }
+            }
+            buf.extend_from_slice(data);
+            if buf.len() >= batch {
+                match buf.iter().rposition(|b| *b == b'\n') {
+                    Some(i) => {
+                        if !send(&buf[..=i])? {
+                            return Ok(());
+                        }
+                        buf.drain(..=i);
+                    }
+                    None if buf.len() > max_line => {
+                        // One line longer than the cap: drop it.
+                        oversized.fetch_add(1, Ordering::Relaxed);
+                        buf.clear();
+                        skipping = true;
+                    }
+                    None => {}
+                }
+            }
+        }
+        if !buf.is_empty() && !skipping {
+            // A log that does not end with a newline: its last line ends here.
+            if buf.last() != Some(&b'\n') {
+                buf.push(b'\n');
+            }
+            if !send(&buf)? {
+                return Ok(());
+            }
+        }
+        buf.clear();
+    }
+    Ok(())
+}
+
+/// `{"op":"audit_feed","session":N,"lines":"..."}` (invalid UTF-8 becomes U+FFFD).
+fn feed_request(session: u32, bytes: &[u8]) -> Result<String, String> {
+    let text = String::from_utf8_lossy(bytes);
+    let lines =
+        serde_json::to_string(&text).map_err(|e| format!("cannot encode the request: {e}"))?;
+    Ok(format!(
+        "{{\"op\":\"audit_feed\",\"session\":{session},\"lines\":{lines}}}"
+    ))
+}
+
 /// What the feeding loop ends with.
 struct Fed {
     report: Result<AuditReport, String>,
@@ -264,87 +344,67 @@ pub(crate) fn run(args: &AuditArgs, evaluator: &Evaluator) -> Result<i32, String
     // little: the memory cap is sized for the largest one.
     let max_request = 2 * (batch + max_line) + 4096;
     let logs = args.logs.clone();
+    let oversized = Arc::new(AtomicU64::new(0));
     let fed = evaluator
-        .with_session(max_request, move |call| -> Result<Fed, String> {
+        .with_session(max_request, |call| -> Result<Fed, String> {
             let started: AuditProgress = decode(&call(&begin).map_err(|e| e.to_string())?)?;
             if !started.errors.is_empty() || started.session == 0 {
                 print_errors(&started.errors);
                 return Err("the audit could not start".to_string());
             }
             let session = started.session;
-            let mut oversized = 0u64;
-            let mut lines = 0u64;
-            let mut buf: Vec<u8> = Vec::with_capacity(batch + 64 * 1024);
-            let mut chunk = vec![0u8; 256 * 1024];
-            let mut send = |bytes: &[u8], lines: &mut u64| -> Result<(), String> {
-                let text = String::from_utf8_lossy(bytes);
-                let mut request = String::with_capacity(text.len() + text.len() / 8 + 64);
-                request.push_str("{\"op\":\"audit_feed\",\"session\":");
-                request.push_str(&session.to_string());
-                request.push_str(",\"lines\":");
-                request.push_str(
-                    &serde_json::to_string(&text)
-                        .map_err(|e| format!("cannot encode the request: {e}"))?,
-                );
-                request.push('}');
-                let p: AuditProgress = decode(&call(&request).map_err(|e| e.to_string())?)?;
-                if !p.errors.is_empty() {
-                    print_errors(&p.errors);
-                    return Err("the audit stopped".to_string());
-                }
-                *lines = p.totals.lines;
-                Ok(())
-            };
-            for log in &logs {
-                let mut reader = open(log, read.clone())?;
-                // Skipping the rest of an over-long line.
-                let mut skipping = false;
-                loop {
-                    let n = match reader.read(&mut chunk) {
-                        Ok(0) => break,
-                        Ok(n) => n,
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                        Err(e) => return Err(format!("cannot read {log}: {e}")),
-                    };
-                    let mut data = &chunk[..n];
-                    if skipping {
-                        match data.iter().position(|b| *b == b'\n') {
-                            Some(i) => {
-                                skipping = false;
-                                data = &data[i + 1..];
+            // A reader thread cuts and encodes the next batch while the module works on this
+            // one; the channel holds one batch, so memory stays at a few batches.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<String, String>>(1);
+            let fed = std::thread::scope(|scope| -> Result<Fed, String> {
+                let reader = {
+                    let (read, oversized) = (read.clone(), oversized.clone());
+                    let logs = &logs;
+                    std::thread::Builder::new()
+                        .name("rbac-gate-audit-reader".into())
+                        .spawn_scoped(scope, move || {
+                            let result = produce(logs, session, batch, max_line, &read, &oversized, &tx);
+                            if let Err(e) = result {
+                                let _ = tx.send(Err(e));
                             }
-                            None => continue,
+                        })
+                        .map_err(|e| format!("cannot start the reader thread: {e}"))?
+                };
+                let mut lines = 0u64;
+                let mut failure = None;
+                for request in rx.iter() {
+                    let result = request.and_then(|request| {
+                        let p: AuditProgress = decode(&call(&request).map_err(|e| e.to_string())?)?;
+                        if !p.errors.is_empty() {
+                            print_errors(&p.errors);
+                            return Err("the audit stopped".to_string());
                         }
-                    }
-                    buf.extend_from_slice(data);
-                    if buf.len() >= batch {
-                        match buf.iter().rposition(|b| *b == b'\n') {
-                            Some(i) => {
-                                send(&buf[..=i], &mut lines)?;
-                                buf.drain(..=i);
-                            }
-                            None if buf.len() > max_line => {
-                                // One line longer than the cap: drop it.
-                                oversized += 1;
-                                buf.clear();
-                                skipping = true;
-                            }
-                            None => {}
-                        }
+                        lines = p.totals.lines;
+                        Ok(())
+                    });
+                    if let Err(e) = result {
+                        failure = Some(e);
+                        break;
                     }
                     progress.tick(lines, false);
                 }
-                if !buf.is_empty() {
-                    send(&buf, &mut lines)?;
-                    buf.clear();
+                // Unblock and wait for the reader.
+                drop(rx);
+                let _ = reader.join();
+                if let Some(e) = failure {
+                    return Err(e);
                 }
-            }
-            progress.done(lines);
-            let finish = format!("{{\"op\":\"audit_finish\",\"session\":{session}}}");
-            let report = call(&finish)
-                .map_err(|e| e.to_string())
-                .and_then(|r| decode::<AuditReport>(&r));
-            Ok(Fed { report, oversized })
+                progress.done(lines);
+                let finish = format!("{{\"op\":\"audit_finish\",\"session\":{session}}}");
+                let report = call(&finish)
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| decode::<AuditReport>(&r));
+                Ok(Fed {
+                    report,
+                    oversized: oversized.load(Ordering::Relaxed),
+                })
+            })?;
+            Ok(fed)
         })
         .map_err(|e| e.to_string())??;
     let mut report = fed.report?;
@@ -414,7 +474,7 @@ pub fn text(r: &AuditReport) -> String {
                 "; clients: {}",
                 id.user_agents
                     .iter()
-                    .map(|a| format!("{} ×{}", a.agent, a.count))
+                    .map(|a| format!("{} ×{}", a.agent, thousands(a.count)))
                     .collect::<Vec<_>>()
                     .join(", ")
             )

@@ -343,7 +343,7 @@ fn load_configmap(inv: &mut Inventory, file: usize, root: &Node, meta: Meta) {
         let exact = matches!(style, Style::Literal);
         inv.runner_configs.push(RunnerConfigSource {
             file,
-            first_line: value.pos.line,
+            first_line: value.text_first_line(),
             col_offset: value.pos.col.saturating_sub(1),
             exact_lines: exact,
             anchor: Loc::at(

@@ -248,7 +248,7 @@ pub fn load(inv: &mut Inventory, file: usize, root: &Node) {
             let job_namespace = job_ns.clone().unwrap_or_else(|| release_ns.clone());
             inv.runner_configs.push(RunnerConfigSource {
                 file,
-                first_line: cfg.pos.line,
+                first_line: cfg.text_first_line(),
                 col_offset: cfg.pos.col.saturating_sub(1),
                 exact_lines: matches!(style, Style::Literal),
                 anchor: Loc::at(

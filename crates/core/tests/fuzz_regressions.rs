@@ -1,0 +1,57 @@
+//! Inputs the fuzz targets (fuzz/) found, kept as regression tests with the invariant each one
+//! broke. `make fuzz` records executions and findings in fuzz/README.md.
+
+use rbac_gate_core::{check, Options, Report, Source};
+
+fn options() -> Options {
+    Options {
+        today: Some("2026-11-26".into()),
+        ..Options::default()
+    }
+}
+
+/// What fuzz/fuzz_targets/common.rs checks on every report.
+fn invariants(sources: &[Source]) -> Report {
+    let report = check(sources, &options());
+    let json = serde_json::to_string(&report).expect("serialises");
+    let again = serde_json::to_string(&check(sources, &options())).expect("serialises");
+    assert_eq!(json, again, "two runs differ");
+    let failing = report.findings.iter().any(|f| f.fails(report.fail_on));
+    match report.verdict.as_str() {
+        "error" => assert!(!report.errors.is_empty()),
+        "fail" => assert!(report.errors.is_empty() && failing),
+        "pass" => assert!(report.errors.is_empty() && !failing),
+        other => panic!("verdict {other}"),
+    }
+    report
+}
+
+/// The `toml` target's ConfigMap wrapping: the text as a literal block of a ConfigMap.
+fn in_configmap(toml: &str) -> String {
+    let mut cm = String::from(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: runner\n  namespace: ci\ndata:\n  config.toml: |\n",
+    );
+    for line in toml.lines() {
+        cm.push_str("    ");
+        cm.push_str(line);
+        cm.push('\n');
+    }
+    cm
+}
+
+#[test]
+fn toml_error_after_a_leading_blank_line_points_inside_the_file() {
+    // fuzz/artifacts/toml/crash-7f57710ae7d455a7704943dd318cd9a6c10b58f6: a literal block that
+    // starts with an empty line is positioned at its first non-empty line, but the TOML text
+    // keeps the empty line, so every TOML line was mapped one YAML line too far (here: line
+    // 10 of a 9-line file).
+    let toml = "\ntps://k8s.example.cR# /etps://k8s.example.cRG10g'";
+    let cm = in_configmap(toml);
+    let lines = cm.lines().count() as u32;
+    let report = invariants(&[Source::new("cm.yaml", cm)]);
+    assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
+    let e = &report.errors[0];
+    // TOML line 2 is YAML line 9, the line that holds it.
+    assert_eq!((e.line, lines), (Some(9), 9), "{e:?}");
+    assert!(e.message.contains("TOML line 2"), "{e:?}");
+}
