@@ -25,10 +25,7 @@ fuzz_target!(|data: &[u8]| {
     let parts: Vec<&[u8]> = rest.split(|b| *b == 0).take(5).collect();
     let count = parts.len();
     for (i, part) in parts.into_iter().enumerate() {
-        let path = format!(
-            "{i}/{}",
-            PATHS[(usize::from(selector) + i) % PATHS.len()]
-        );
+        let path = format!("{i}/{}", PATHS[(usize::from(selector) + i) % PATHS.len()]);
         if i == count - 1 && count > 1 && selector & 0x80 != 0 {
             config = std::str::from_utf8(part).ok();
             continue;
@@ -46,7 +43,10 @@ fuzz_target!(|data: &[u8]| {
     if selector & 0x40 != 0 {
         if let Ok(text) = std::str::from_utf8(rest) {
             let out = rbac_gate_core::handle_json(text);
-            assert!(serde_json::from_str::<serde_json::Value>(&out).is_ok(), "{out}");
+            assert!(
+                serde_json::from_str::<serde_json::Value>(&out).is_ok(),
+                "{out}"
+            );
         }
     }
 });

@@ -21,7 +21,11 @@ pub fn check_invariants(sources: &[Source], options: &Options) -> Report {
     let failing = report.findings.iter().any(|f| f.fails(report.fail_on));
     match report.verdict.as_str() {
         "error" => assert!(!report.errors.is_empty(), "verdict error without errors"),
-        "fail" => assert!(report.errors.is_empty() && failing, "fail: {:?}", report.errors),
+        "fail" => assert!(
+            report.errors.is_empty() && failing,
+            "fail: {:?}",
+            report.errors
+        ),
         "pass" => assert!(report.errors.is_empty() && !failing, "a failure passed"),
         other => panic!("unknown verdict {other}"),
     }
@@ -37,7 +41,10 @@ pub fn check_invariants(sources: &[Source], options: &Options) -> Report {
         }
     }
     for f in &report.findings {
-        assert!(f.line >= 1 && f.column >= 1 && f.end_line >= f.line, "{f:?}");
+        assert!(
+            f.line >= 1 && f.column >= 1 && f.end_line >= f.line,
+            "{f:?}"
+        );
     }
     report
 }

@@ -20,7 +20,10 @@ fuzz_target!(|data: &[u8]| {
     // Whatever the config says, a cluster-admin binding is either failing, accepted (by an
     // exception or a lowered threshold or severity), or the config is an error: never a silent
     // pass without one of those.
-    let report = common::check_invariants(&[Source::new("rbac.yaml", RBAC)], &common::options(Some(text)));
+    let report = common::check_invariants(
+        &[Source::new("rbac.yaml", RBAC)],
+        &common::options(Some(text)),
+    );
     if report.verdict == "pass" {
         assert!(errors.is_empty());
     }

@@ -66,7 +66,9 @@ def cases(huge):
     yield "deep-flow-sequence.yaml", "[" * DEPTH + "]" * DEPTH + "\n"
     yield "deep-flow-mapping.yaml", "{a: " * DEPTH + "b" + "}" * DEPTH + "\n"
     yield "deep-block-sequence.yaml", "- " * DEPTH + "x\n"
-    yield "deep-block-mapping.yaml", "".join(" " * i + "a:\n" for i in range(DEPTH)) + " " * DEPTH + "b\n"
+    # Block mappings nested through explicit keys (`? ? ? x`): 10,000 levels on one line
+    # (indenting each level would take 50 MB).
+    yield "deep-block-mapping.yaml", "? " * DEPTH + "x\n"
     yield "deep-json.json", '{"a":' * DEPTH + "1" + "}" * DEPTH + "\n"
     yield "deep-list-items.yaml", ("apiVersion: v1\nkind: List\nitems:\n"
                                    + "- " * DEPTH + "x\n")

@@ -98,6 +98,11 @@ export class CoreClient {
     return this.request({ type: 'check', sources, options, slot }).then(({ json, ms }) => ({ report: JSON.parse(json), ms }));
   }
 
+  /** Resolves to the parsed response of one request of the core's JSON protocol (`{op, ...}`). */
+  handle(request) {
+    return this.request({ type: 'handle', request: JSON.stringify(request) }).then(({ json }) => JSON.parse(json));
+  }
+
   render(format, slot = 'ui') {
     return this.request({ type: 'render', format, slot }).then((r) => r.text);
   }

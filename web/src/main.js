@@ -8,7 +8,7 @@ import { encodeState, decodeState, MAX_FRAGMENT_BYTES } from './share.js';
 import { CONFIG_NAME, isConfigPath, readFeatures, writeFeatures } from './config.js';
 import {
   renderVerdict, renderFindings, renderFilters, renderIdentities, renderMatrix,
-  renderEscalations, renderRules, SEVERITIES,
+  renderEscalations, renderRules, renderGenerated, renderExplanations, SEVERITIES,
 } from './views.js';
 import { markdown } from './markdown.js';
 
@@ -616,6 +616,125 @@ function renderRunnerControls(info) {
   syncFeatureChecks();
 }
 
+// ---------------------------------------------------------------- generate and explain error
+
+let generated = null;
+
+function runnerOptions(select, newest, value) {
+  select.textContent = '';
+  const def = document.createElement('option');
+  def.value = '';
+  def.textContent = `newest (${newest})`;
+  select.appendChild(def);
+  const [newestMajor, newestMinor] = newest.split('.').map(Number);
+  for (let major = newestMajor; major >= 12; major--) {
+    const group = document.createElement('optgroup');
+    group.label = `${major}.x`;
+    for (let minor = major === newestMajor ? newestMinor : 11; minor >= 0; minor--) {
+      const option = document.createElement('option');
+      option.value = option.textContent = `${major}.${minor}`;
+      group.appendChild(option);
+    }
+    select.appendChild(group);
+  }
+  select.value = value || '';
+}
+
+function renderGenerateForm(info) {
+  runnerOptions($('gen-runner'), info.newest, $('gen-runner').value);
+  const list = $('gen-features');
+  const checked = new Set([...list.querySelectorAll('input:checked')].map((i) => i.value));
+  list.textContent = '';
+  for (const name of info.features) {
+    const label = document.createElement('label');
+    label.className = 'check';
+    const input = document.createElement('input');
+    input.type = 'checkbox';
+    input.value = name;
+    input.checked = checked.has(name);
+    label.appendChild(input);
+    const text = document.createElement('code');
+    text.textContent = name;
+    label.appendChild(text);
+    list.appendChild(label);
+  }
+}
+
+function generateRequest() {
+  const words = (s) => s.split(/[\s,]+/).map((w) => w.trim()).filter(Boolean);
+  const request = { op: 'generate', format: document.querySelector('input[name=gen-format]:checked').value };
+  const version = $('gen-runner').value;
+  if (version) request.runner_version = version;
+  const features = [...$('gen-features').querySelectorAll('input:checked')].map((i) => i.value);
+  if (features.length) request.features = features;
+  const namespace = $('gen-namespace').value.trim();
+  if (namespace) request.namespace = namespace;
+  const jobNamespaces = words($('gen-job-namespaces').value);
+  if (jobNamespaces.length) request.job_namespaces = jobNamespaces;
+  const sa = $('gen-sa').value.trim();
+  if (sa) request.service_account = sa;
+  const jobSa = $('gen-job-sa').value.trim();
+  if (jobSa) request.job_service_account = jobSa;
+  return request;
+}
+
+async function runGenerate(event) {
+  if (event) event.preventDefault();
+  const button = $('gen-submit');
+  button.disabled = true;
+  try {
+    generated = await core.handle(generateRequest());
+    renderGenerated($('generate-result'), generated, { onOpen: openGenerated });
+  } catch (error) {
+    generated = null;
+    renderGenerated($('generate-result'), { errors: [{ message: error.message }] }, { onOpen: openGenerated });
+  } finally {
+    button.disabled = false;
+  }
+  return generated;
+}
+
+/** Adds the generated YAML as a tab (checked live from then on), with its gate config if none is open. */
+function openGenerated() {
+  if (!generated || !generated.text) return null;
+  const helm = generated.format === 'helm';
+  if (generated.gate_config && !configFile()) addFile(CONFIG_NAME, generated.gate_config);
+  else if (generated.gate_config) toast(`Kept the open ${configFile().path}; the generated RBAC is for runner ${generated.runner_version}.`);
+  if (generated.extra_manifests) addFile('rbac-extra.yaml', generated.extra_manifests);
+  const name = addFile(helm ? 'values.yaml' : 'rbac-generated.yaml', generated.text);
+  syncFeatureChecks();
+  return name;
+}
+
+async function runExplain(event) {
+  if (event) event.preventDefault();
+  syncActiveText();
+  const message = $('explain-message').value;
+  const node = $('explanations');
+  if (!message.trim()) {
+    node.textContent = '';
+    const p = document.createElement('p');
+    p.className = 'empty';
+    p.textContent = 'Paste an error message from a job log first.';
+    node.appendChild(p);
+    $('explain-message').focus();
+    return null;
+  }
+  const button = $('explain-submit');
+  button.disabled = true;
+  let response;
+  try {
+    const sources = state.files.filter((f) => !isConfigPath(f.path)).map((f) => ({ path: f.path, text: f.text }));
+    response = await core.handle({ op: 'explain_error', message, sources, options: checkOptions() });
+  } catch (error) {
+    response = { explanations: [], errors: [{ message: error.message }] };
+  } finally {
+    button.disabled = false;
+  }
+  renderExplanations(node, response, { onGoto: gotoFinding, hasFile: (path) => Boolean(fileByPath(path)) });
+  return response;
+}
+
 function configFile() {
   return state.files.find((f) => isConfigPath(f.path));
 }
@@ -819,6 +938,11 @@ function wire() {
     });
   }
   $('only-problems').addEventListener('change', renderPermissionPanel);
+  $('generate-form').addEventListener('submit', runGenerate);
+  $('explain-form').addEventListener('submit', runExplain);
+  $('explain-message').addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) runExplain(e);
+  });
   $('rule-search').addEventListener('input', () => renderRuleList());
   for (const d of document.querySelectorAll('details.popover')) {
     d.addEventListener('toggle', () => d.open && closePopovers(d));
@@ -851,6 +975,7 @@ function wire() {
 
 function onCoreReady(info) {
   renderRunnerControls(info.runner);
+  renderGenerateForm(info.runner);
   renderRuleList();
   updateStatus();
 }
@@ -876,6 +1001,8 @@ window.rbacGate = {
   /** Adds a file as a new tab (as a paste or a drop would). */
   addFile: (path, text) => addFile(path, text),
   presets: presets.map((p) => p.id),
+  /** A raw request of the core's protocol (`{op:'generate',...}`, `{op:'explain_error',...}`), answered by the worker. */
+  handle: (request) => core.handle(request),
   metrics: () => ({
     firstResultMs,
     lastCheckMs,

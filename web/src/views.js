@@ -391,3 +391,107 @@ export function renderRules(node, rules, { query = '', open } = {}) {
     }
   }
 }
+
+// ---------------------------------------------------------------- generate and explain error
+
+function errorList(errors) {
+  if (!errors || !errors.length) return null;
+  return el('ul', { class: 'tool-errors', role: 'alert' },
+    errors.map((e) => el('li', { text: `${e.path ? `${e.path}${e.line ? `:${e.line}` : ''}: ` : ''}${e.message}` })));
+}
+
+/** The `generate` response: its YAML, what it was made for, and "Open in editor". */
+export function renderGenerated(node, response, { onOpen }) {
+  node.textContent = '';
+  const errors = errorList(response.errors);
+  if (errors) node.append(errors);
+  if (!response.text) {
+    if (!errors) node.append(el('p', { class: 'empty', text: 'Nothing was generated.' }));
+    return;
+  }
+  const facts = [`runner ${response.runner_version}`, `manager ${response.manager}`];
+  if (response.jobs) facts.push(`jobs ${response.jobs}`);
+  facts.push(response.job_namespaces && response.job_namespaces.length ? `job namespaces ${response.job_namespaces.join(', ')}` : 'jobs in any namespace');
+  node.append(el('div', { class: 'tool-head' },
+    el('p', { class: 'tool-facts' },
+      el('strong', { text: response.format === 'helm' ? 'Helm values' : 'Manifests' }), ` · ${facts.join(' · ')}`),
+    el('button', { type: 'button', class: 'btn', id: 'generate-open', onclick: onOpen }, 'Open in editor')));
+  if (response.features && response.features.length) {
+    node.append(el('p', { class: 'tool-features' }, 'Features: ', ...response.features.flatMap((f, i) => [i ? ', ' : '', el('code', { text: f })])));
+  }
+  if (response.cluster_wide) {
+    node.append(el('p', { class: 'tool-note' }, el('code', { text: response.cluster_wide }), ' needs namespaced permissions cluster-wide.'));
+  }
+  for (const note of response.notes || []) node.append(el('p', { class: 'tool-note', html: inlineMd(note) }));
+  node.append(el('pre', { class: 'code', 'data-testid': 'generate-output', tabindex: '0', 'aria-label': 'Generated YAML' }, el('code', { text: response.text })));
+  if (response.extra_manifests) {
+    node.append(el('h2', { class: 'tool-sub', text: 'Also apply with kubectl (the chart cannot render these)' }));
+    node.append(el('pre', { class: 'code', tabindex: '0', 'aria-label': 'Extra manifests' }, el('code', { text: response.extra_manifests })));
+  }
+  if (response.rules && response.rules.length) {
+    const table = el('table', { class: 'gen-rules' },
+      el('caption', { class: 'sr-only', text: 'Why each rule is there' }),
+      el('thead', {}, el('tr', {}, ['Resource', 'Verbs', 'Scope', 'Needed by', 'Without it'].map((h) => el('th', { scope: 'col', text: h })))));
+    const body = el('tbody');
+    for (const r of response.rules) {
+      body.append(el('tr', {},
+        el('td', { class: 'mono', text: r.api_group ? `${r.resource}.${r.api_group}` : r.resource }),
+        el('td', { class: 'mono', text: r.verbs.join(', ') }),
+        el('td', { text: r.scope }),
+        el('td', {}, el('code', { text: r.feature }), ` (${r.impact})`),
+        el('td', { text: r.breaks })));
+    }
+    table.append(body);
+    node.append(el('details', { class: 'tool-more' }, el('summary', { text: `Why each rule (${response.rules.length})` }), table));
+  }
+}
+
+/** The `explain_error` response: one card per distinct error. */
+export function renderExplanations(node, response, { onGoto, hasFile }) {
+  node.textContent = '';
+  const errors = errorList(response.errors);
+  if (errors) node.append(errors);
+  const list = response.explanations || [];
+  if (!list.length) {
+    node.append(el('p', { class: 'empty', text: 'No Kubernetes API error (forbidden, unauthorized, expired token or certificate) was recognised in this text.' }));
+    return;
+  }
+  for (const x of list) {
+    const card = el('section', { class: `explanation kind-${x.kind}`, 'data-testid': 'explanation', 'data-kind': x.kind, 'data-resource': x.resource || '' });
+    const what = [x.verb, x.resource ? (x.api_group ? `${x.resource}.${x.api_group}` : x.resource) : x.path].filter(Boolean).join(' ');
+    card.append(el('h2', {},
+      el('span', { class: 'tag bad', text: x.kind.replace(/_/g, ' ') }), ' ',
+      el('span', { text: x.failure })));
+    const meta = el('dl', { class: 'meta' });
+    if (what) meta.append(el('dt', { text: 'Request' }), el('dd', { class: 'mono', text: `${what}${x.namespace ? ` in ${x.namespace}` : x.resource ? ' (cluster scope)' : ''}` }));
+    if (x.identity) meta.append(el('dt', { text: 'Identity' }), el('dd', { class: 'mono', text: `${x.identity}${x.identity_role && x.identity_role !== 'unknown' ? ` (${x.identity_role})` : ''}` }));
+    if (x.occurrences > 1) meta.append(el('dt', { text: 'Seen' }), el('dd', { text: `${x.occurrences} times` }));
+    card.append(meta);
+    card.append(el('p', { class: 'cause', html: `<strong>Cause:</strong> ${inlineMd(x.cause)}` }));
+    if (x.features && x.features.length) {
+      card.append(el('h3', { text: 'Needed by' }));
+      card.append(el('ul', { class: 'needs' }, x.features.map((f) => el('li', {},
+        el('code', { text: f.feature }), ` · ${f.impact}${f.versions ? ` · ${f.versions}` : ''}${f.applies === false ? ' · not used by this runner' : ''}: `,
+        el('span', { text: f.breaks })))));
+    }
+    if (x.rule) {
+      card.append(el('h3', { text: x.scope === 'cluster' ? 'Rule to add (ClusterRole)' : 'Rule to add' }));
+      card.append(el('pre', { class: 'code', tabindex: '0', 'aria-label': 'Rule to add' }, el('code', { text: x.rule })));
+    }
+    card.append(el('p', { class: 'fix', html: `<strong>Fix:</strong> ${inlineMd(x.fix)}` }));
+    if (x.edits && x.edits.length) {
+      card.append(el('h3', { text: 'Where' }));
+      card.append(el('ul', { class: 'edits' }, x.edits.map((e) => {
+        const loc = `${e.path}:${e.line}`;
+        const open = hasFile(e.path);
+        const target = open
+          ? el('button', { type: 'button', class: 'link loc', 'data-testid': 'explanation-edit', 'data-path': e.path, 'data-line': String(e.line), title: `Go to ${loc}`, onclick: () => onGoto(e.path, e.line, 1) }, loc)
+          : el('span', { class: 'loc', 'data-testid': 'explanation-edit', 'data-path': e.path, 'data-line': String(e.line), title: `${e.path} is not open`, text: loc });
+        return el('li', {}, target, ' ', el('span', { class: 'object', text: e.object }), ': ', el('span', { html: inlineMd(e.action) }));
+      })));
+    }
+    for (const note of x.notes || []) card.append(el('p', { class: 'tool-note', html: inlineMd(note) }));
+    node.append(card);
+  }
+  if (response.omitted) node.append(el('p', { class: 'empty', text: `${response.omitted} more distinct error(s) were not explained.` }));
+}

@@ -59,6 +59,9 @@ function handle(msg) {
       if (!input) throw new Error('nothing has been checked yet');
       return { text: core.render(msg.format, input.json, input.sources) };
     }
+    case 'handle':
+      // A raw request of the core's protocol (`generate`, `explain_error`): JSON text both ways.
+      return { json: core.handle(msg.request) };
     case 'explain':
       return { doc: core.explain(msg.rule) ? JSON.parse(core.explain(msg.rule)) : null };
     default:

@@ -367,13 +367,79 @@ test('a 300-line manifest checks fast (printed), a multi-megabyte paste keeps th
   await page.context().close();
 });
 
+test('generate panel: the YAML, opened in the editor, passes the gate', async () => {
+  // An empty workspace (a link with no files), so that the generated RBAC is all that is checked.
+  const page = await open(base + fragmentFor({ v: 1, files: [] }));
+  await page.click('#tab-generate');
+  await page.waitForSelector('#gen-features input[value="namespace_per_job"]');
+  await page.click('#gen-submit');
+  const output = page.locator('[data-testid=generate-output]');
+  await output.waitFor();
+  assert.match(await output.textContent(), /pods\/attach/);
+  // Keyboard: the button is reachable and Enter opens the YAML as a new tab.
+  await page.focus('#generate-open');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => window.rbacGate.state().files.some((f) => f.path === 'rbac-generated.yaml'));
+  await idle(page);
+  assert.equal(await page.evaluate(() => window.rbacGate.state().active), 'rbac-generated.yaml');
+  assert.equal(await page.getAttribute('[data-testid=verdict]', 'data-verdict'), 'pass');
+  const report = await page.evaluate(() => window.rbacGate.report());
+  assert.equal(report.verdict, 'pass');
+  assert.ok(report.counts.objects > 0, 'the generated objects are checked');
+  // Helm values, from the form.
+  await page.check('input[name=gen-format][value=helm]');
+  await page.fill('#gen-namespace', 'runners');
+  await page.click('#gen-submit');
+  await page.waitForFunction(() => /rbac:/.test(document.querySelector('[data-testid=generate-output]').textContent));
+  await page.context().close();
+});
+
+test('explain error: the cause, the rule and an edit that jumps to the Role', async () => {
+  const page = await open();
+  await loadPreset(page, 'missing-permissions');
+  await page.click('#tab-explain');
+  await page.fill('#explain-message', 'pods "runner-xyz" is forbidden: User "system:serviceaccount:gitlab-runner:gitlab-runner" cannot create resource "pods/attach" in API group "" in the namespace "gitlab-runner"');
+  await page.click('#explain-submit');
+  const card = page.locator('[data-testid=explanation]').first();
+  await card.waitFor();
+  assert.match(await card.textContent(), /pods\/attach/);
+  const edit = card.locator('[data-testid=explanation-edit][data-path="rbac.yaml"]').first();
+  assert.equal(await edit.count(), 1, 'an edit points at rbac.yaml');
+  const line = Number(await edit.getAttribute('data-line'));
+  assert.ok(line >= 1);
+  await page.evaluate(() => window.rbacGate.addFile('other.yaml', 'apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: a, namespace: b}\n'));
+  await idle(page);
+  // The edit is a button: Enter on it moves the editor to that file and line.
+  await edit.focus();
+  await page.keyboard.press('Enter');
+  const cursor = await page.evaluate(() => window.rbacGate.cursor());
+  assert.equal(cursor.path, 'rbac.yaml');
+  assert.equal(cursor.line, line);
+  // Ctrl+Enter in the box submits; a text without an API error says so.
+  await page.fill('#explain-message', 'ERROR: Job failed: exit code 1');
+  await page.focus('#explain-message');
+  await page.keyboard.press('Control+Enter');
+  await page.waitForFunction(() => !document.querySelector('[data-testid=explanation]') && document.querySelector('#explanations .empty'));
+  await page.context().close();
+});
+
 test('accessibility: no WCAG 2 A/AA violation (contrast included), keyboard navigation', async () => {
   // axe-core is injected as an inline script, which the page's CSP forbids: bypass it here.
   const context = await browser.newContext({ viewport: VIEWPORT, bypassCSP: true });
   const page = await open(base, { context });
   await page.addScriptTag({ path: require.resolve('axe-core/axe.min.js') });
-  for (const tab of ['#tab-findings', '#tab-permissions', '#tab-escalations', '#tab-rules']) {
+  for (const tab of ['#tab-findings', '#tab-permissions', '#tab-escalations', '#tab-rules', '#tab-generate', '#tab-explain']) {
     await page.click(tab);
+    if (tab === '#tab-generate') {
+      await page.click('#gen-submit');
+      await page.locator('[data-testid=generate-output]').waitFor();
+      await page.click('.tool-more summary');
+    }
+    if (tab === '#tab-explain') {
+      await page.fill('#explain-message', 'pods "runner-xyz" is forbidden: User "system:serviceaccount:gitlab-runner:gitlab-runner" cannot create resource "pods/attach" in API group "" in the namespace "gitlab-runner"');
+      await page.click('#explain-submit');
+      await page.locator('[data-testid=explanation]').first().waitFor();
+    }
     if (tab === '#tab-findings') await page.click('[data-testid=finding] .finding-more summary');
     if (tab === '#tab-rules') await page.click('.rule-doc summary');
     const violations = await page.evaluate(async () => {

@@ -140,6 +140,9 @@ fn redact_line(line: &str, in_secret: bool) -> (String, Option<usize>) {
     let mut out = String::with_capacity(line.len());
     let mut i = 0;
     let mut opens_block = None;
+    // `{name: AWS_SECRET_ACCESS_KEY, value: ...}` (an env entry, e.g. of a kubeconfig exec
+    // plugin): the value of `value` is a credential when the `name` before it names one.
+    let (mut after_name, mut env_secret) = (false, false);
     while i < chars.len() {
         // Try to read a key at i: a quoted string or a bare word.
         let key_start = i;
@@ -180,7 +183,14 @@ fn redact_line(line: &str, in_secret: bool) -> (String, Option<usize>) {
                     && chars.get(j + 1).is_none_or(|c| {
                         c.is_whitespace() || *c == '"' || *c == '\'' || *c == '{' || *c == '['
                     })));
-        if !is_sep || !is_sensitive_key(&key, in_secret) {
+        let sensitive = is_sensitive_key(&key, in_secret) || (key == "value" && env_secret);
+        if !is_sep || !sensitive {
+            if is_sep {
+                after_name = key == "name";
+            } else if after_name {
+                env_secret = is_sensitive_key(&key, false);
+                after_name = false;
+            }
             out.extend(&chars[key_start..after_key]);
             i = after_key;
             continue;
@@ -269,10 +279,26 @@ fn read_quoted(chars: &[char], start: usize) -> Option<(String, usize)> {
     while i < chars.len() {
         let c = chars[i];
         if quote == '"' && c == '\\' {
-            if let Some(n) = chars.get(i + 1) {
-                s.push(*n);
+            // `\u0074oken` is `token`: decode hex escapes, or a key spelled with them hides.
+            let digits = match chars.get(i + 1) {
+                Some('x') => 2,
+                Some('u') => 4,
+                Some('U') => 8,
+                _ => 0,
+            };
+            let hex: String = chars.iter().skip(i + 2).take(digits).collect();
+            match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                Some(decoded) if digits > 0 && hex.len() == digits => {
+                    s.push(decoded);
+                    i += 2 + digits;
+                }
+                _ => {
+                    if let Some(n) = chars.get(i + 1) {
+                        s.push(*n);
+                    }
+                    i += 2;
+                }
             }
-            i += 2;
             continue;
         }
         if c == quote {

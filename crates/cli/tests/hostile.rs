@@ -40,7 +40,10 @@ fn display(case: &str) -> String {
     match case.strip_prefix("generated/") {
         Some(name) => {
             let path = generated().join(name);
-            let relative = path.strip_prefix(workspace()).unwrap_or(&path).to_path_buf();
+            let relative = path
+                .strip_prefix(workspace())
+                .unwrap_or(&path)
+                .to_path_buf();
             relative.display().to_string()
         }
         None => format!("tests/hostile/{case}"),
@@ -90,7 +93,10 @@ fn every_case_in_one_run_is_reported_within_bounds() {
     let findings = report["findings"].as_array().expect("findings");
     for (case, want) in expect["cases"].as_object().expect("cases") {
         let path = display(case);
-        let mine: Vec<&Value> = errors.iter().filter(|e| e["path"] == path.as_str()).collect();
+        let mine: Vec<&Value> = errors
+            .iter()
+            .filter(|e| e["path"] == path.as_str())
+            .collect();
         match want["outcome"].as_str() {
             Some("error") => {
                 let message = want["message"].as_str().unwrap_or("");
@@ -144,7 +150,11 @@ fn each_error_case_alone_exits_2_naming_its_file_and_line() {
             "{case}: want `{located}` in:\n{}",
             out.stdout
         );
-        assert!(out.stdout.contains("ERROR (exit 2)"), "{case}:\n{}", out.stdout);
+        assert!(
+            out.stdout.contains("ERROR (exit 2)"),
+            "{case}:\n{}",
+            out.stdout
+        );
     }
 }
 
@@ -157,7 +167,12 @@ fn no_secret_appears_in_any_format() {
     for format in FORMATS {
         let mut args: Vec<String> = vec!["check".into()];
         args.extend(paths.iter().cloned());
-        args.extend(["--format".into(), format.into(), "--fail-on".into(), "info".into()]);
+        args.extend([
+            "--format".into(),
+            format.into(),
+            "--fail-on".into(),
+            "info".into(),
+        ]);
         let mut files = Vec::new();
         for other in FORMATS {
             let file = dir.path().join(format!("{format}-as-{other}"));
@@ -256,7 +271,11 @@ fn a_failing_policy_module_never_passes_in_any_format() {
             let out = output(command(&args).env("RBAC_GATE_CACHE_DIR", &cache));
             assert!(start.elapsed() < Duration::from_secs(60), "{name} {format}");
             assert_eq!(out.code, 2, "{name} {format}: {}", out.stderr);
-            assert!(out.stderr.contains(needle), "{name} {format}: {}", out.stderr);
+            assert!(
+                out.stderr.contains(needle),
+                "{name} {format}: {}",
+                out.stderr
+            );
             assert!(
                 out.stdout.contains(needle),
                 "{name} {format}: the report does not name the limit:\n{}",
@@ -305,7 +324,10 @@ fn all_formats(cwd: &Path, paths: &[&str]) -> Vec<(String, String)> {
                 out.code,
                 out.stderr
             );
-            let text = format!("exit {}\n{}\n--- stderr\n{}", out.code, out.stdout, out.stderr);
+            let text = format!(
+                "exit {}\n{}\n--- stderr\n{}",
+                out.code, out.stdout, out.stderr
+            );
             (
                 format.to_string(),
                 text.replace(&cwd.display().to_string(), "{dir}"),
@@ -333,7 +355,10 @@ fn output_is_byte_identical_across_runs_and_file_orders() {
     let a = all_formats(one.path(), &["examples", "tests"]);
     let b = all_formats(two.path(), &["examples", "tests"]);
     for ((format, x), (_, y)) in a.iter().zip(&b) {
-        assert!(x == y, "{format}: the order of files on disk changed the output");
+        assert!(
+            x == y,
+            "{format}: the order of files on disk changed the output"
+        );
     }
     // And the copies report what the repository does.
     for ((format, x), (_, y)) in a.iter().zip(&first) {

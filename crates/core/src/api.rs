@@ -101,9 +101,7 @@ pub fn handle_json(request: &str) -> String {
         Ok(Request::Audit(r)) => Response::Audit(Box::new(crate::audit::audit(&r))),
         Ok(Request::AuditBegin(r)) => Response::AuditProgress(crate::audit::session::begin(r)),
         Ok(Request::AuditFeed(r)) => Response::AuditProgress(crate::audit::session::feed(&r)),
-        Ok(Request::AuditFinish(r)) => {
-            Response::Audit(Box::new(crate::audit::session::finish(&r)))
-        }
+        Ok(Request::AuditFinish(r)) => Response::Audit(Box::new(crate::audit::session::finish(&r))),
         Err(e) => {
             let mut report = crate::check(&[], &Options::default());
             report.errors.push(FileError {

@@ -157,9 +157,15 @@ fn anchored_objects(inv: &Inventory) -> Vec<(&Meta, String)> {
 /// whose span holds a finding's line, without scanning every object for every finding
 /// (quadratic on a large dump).
 struct ObjectIndex {
-    /// Per file: (start line, end line, index into `objects`), sorted, one entry per distinct
-    /// span (the first object in order), and the largest end line up to each entry.
-    by_file: BTreeMap<usize, (Vec<(u32, u32, usize)>, Vec<u32>)>,
+    by_file: BTreeMap<usize, FileSpans>,
+}
+
+/// One file's object spans: (start line, end line, index into `objects`), sorted, one entry
+/// per distinct span (the first object in order), and the largest end line up to each entry.
+#[derive(Default)]
+struct FileSpans {
+    entries: Vec<(u32, u32, usize)>,
+    max_end: Vec<u32>,
 }
 
 impl ObjectIndex {
@@ -170,18 +176,18 @@ impl ObjectIndex {
                 .entry((m.loc.file, m.loc.line, m.loc.end_line))
                 .or_insert(i);
         }
-        let mut by_file: BTreeMap<usize, (Vec<(u32, u32, usize)>, Vec<u32>)> = BTreeMap::new();
+        let mut by_file: BTreeMap<usize, FileSpans> = BTreeMap::new();
         for ((file, start, end), i) in spans {
-            let (entries, max_end) = by_file.entry(file).or_default();
-            let prev = max_end.last().copied().unwrap_or(0);
-            entries.push((start, end, i));
-            max_end.push(prev.max(end));
+            let f = by_file.entry(file).or_default();
+            let prev = f.max_end.last().copied().unwrap_or(0);
+            f.entries.push((start, end, i));
+            f.max_end.push(prev.max(end));
         }
         ObjectIndex { by_file }
     }
 
     fn innermost(&self, file: usize, line: u32) -> Option<usize> {
-        let (entries, max_end) = self.by_file.get(&file)?;
+        let FileSpans { entries, max_end } = self.by_file.get(&file)?;
         let mut best: Option<(u32, usize)> = None;
         let mut k = entries.partition_point(|(start, _, _)| *start <= line);
         while k > 0 {
@@ -332,6 +338,17 @@ fn identity_reports(
     escalations: &BTreeMap<String, Vec<Vec<String>>>,
 ) -> Vec<IdentityReport> {
     let mut out = Vec::new();
+    // Looked up per identity: scanning every workload for each was quadratic on a large dump.
+    let workload_ids: std::collections::BTreeSet<Identity> = inv
+        .workloads
+        .iter()
+        .map(|w| {
+            Identity::sa(
+                w.namespace.as_deref().unwrap_or("default"),
+                w.service_account_name(),
+            )
+        })
+        .collect();
     for id in &az.identities {
         let mut roles = Vec::new();
         if runners.is_manager(id) {
@@ -340,12 +357,7 @@ fn identity_reports(
         if runners.is_job(id) {
             roles.push("job".to_string());
         }
-        if inv.workloads.iter().any(|w| {
-            Identity::sa(
-                w.namespace.as_deref().unwrap_or("default"),
-                w.service_account_name(),
-            ) == *id
-        }) {
+        if workload_ids.contains(id) {
             roles.push("workload".to_string());
         }
         if roles.is_empty() {

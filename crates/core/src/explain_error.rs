@@ -57,7 +57,7 @@ pub struct FeatureNeed {
     pub impact: String,
     /// What breaks without it.
     pub breaks: String,
-    /// Runner versions that need it, e.g. `12.9+` or `12.9–15.7`.
+    /// Runner versions that need it: `runner 12.9+`, `runner 12.9–15.7`, `every runner version`.
     pub versions: String,
     /// Whether the runner (version and features from the options or the manifests) uses it.
     pub applies: bool,
@@ -314,6 +314,19 @@ fn build_pod_object(d: &Denial) -> bool {
         && d.name.as_deref().is_some_and(|n| n.starts_with("runner-"))
 }
 
+/// A ServiceAccount named for the runner manager (`gitlab-runner`, `runner`), not for its jobs.
+fn named_like_runner(id: &Identity) -> bool {
+    match id {
+        Identity::ServiceAccount { name, .. } => {
+            name.contains("runner")
+                && !["job", "executor", "build", "ci-"]
+                    .iter()
+                    .any(|x| name.contains(x))
+        }
+        _ => false,
+    }
+}
+
 /// Whether the runner itself reported the error (a system failure while preparing the job),
 /// rather than a job script.
 fn runner_reported(line: &str) -> bool {
@@ -322,15 +335,27 @@ fn runner_reported(line: &str) -> bool {
 
 /// Authentication failures: (kind, matched text, cause, fix).
 const AUTH_PATTERNS: &[(&str, ErrorKind)] = &[
-    ("the server has asked for the client to provide credentials", ErrorKind::Unauthorized),
-    ("You must be logged in to the server", ErrorKind::Unauthorized),
+    (
+        "the server has asked for the client to provide credentials",
+        ErrorKind::Unauthorized,
+    ),
+    (
+        "You must be logged in to the server",
+        ErrorKind::Unauthorized,
+    ),
     ("invalid bearer token", ErrorKind::Unauthorized),
     ("token has expired", ErrorKind::TokenExpired),
     ("token is expired", ErrorKind::TokenExpired),
     ("Token has expired", ErrorKind::TokenExpired),
     ("token has been invalidated", ErrorKind::TokenExpired),
-    ("service account token has been invalidated", ErrorKind::TokenExpired),
-    ("certificate has expired or is not yet valid", ErrorKind::CertificateExpired),
+    (
+        "service account token has been invalidated",
+        ErrorKind::TokenExpired,
+    ),
+    (
+        "certificate has expired or is not yet valid",
+        ErrorKind::CertificateExpired,
+    ),
     ("Unauthorized", ErrorKind::Unauthorized),
 ];
 
@@ -378,7 +403,11 @@ fn auth_explanation(kind: ErrorKind, excerpt: String, ctx: &Context) -> Explanat
             ErrorKind::CertificateExpired => &["RG402"],
             _ => &["RG204", "RG403", "RG401", "RG402", "RG305"],
         };
-        for f in c.findings.iter().filter(|f| wanted.contains(&f.code.as_str())) {
+        for f in c
+            .findings
+            .iter()
+            .filter(|f| wanted.contains(&f.code.as_str()))
+        {
             e.edits.push(Edit {
                 path: f.path.clone(),
                 line: f.line,
@@ -390,17 +419,14 @@ fn auth_explanation(kind: ErrorKind, excerpt: String, ctx: &Context) -> Explanat
     e
 }
 
-/// Version range of a needs row, e.g. `12.9+`.
+/// Runner versions a needs row covers: `runner 12.9+`, `runner 12.9–15.7`, or
+/// `every runner version`.
 fn versions(s: &NeedSpec) -> String {
-    let since = if s.since == (0, 0) {
-        "all versions".to_string()
-    } else {
-        format!("{}.{}", s.since.0, s.since.1)
-    };
-    match s.until {
-        Some((a, b)) => format!("{since}–{a}.{b}"),
-        None if s.since == (0, 0) => since,
-        None => format!("{since}+"),
+    match (s.since, s.until) {
+        ((0, 0), None) => "every runner version".to_string(),
+        ((0, 0), Some((a, b))) => format!("runner up to {a}.{b}"),
+        ((x, y), None) => format!("runner {x}.{y}+"),
+        ((x, y), Some((a, b))) => format!("runner {x}.{y}–{a}.{b}"),
     }
 }
 
@@ -574,7 +600,14 @@ fn forbidden_explanation(d: &Denial, excerpt: String, line: &str, ctx: &Context)
     };
     let cluster_scoped = resources::namespaced(group, resource) == Some(false);
     let all_namespaces = d.namespace.is_none() && !cluster_scoped;
-    e.scope = Some(if cluster_scoped || all_namespaces { "cluster" } else { "namespaced" }.to_string());
+    e.scope = Some(
+        if cluster_scoped || all_namespaces {
+            "cluster"
+        } else {
+            "namespaced"
+        }
+        .to_string(),
+    );
     e.rule = rule_yaml(group, resource, verb, d.name.as_deref());
     if let Some(reason) = &d.reason {
         e.notes.push(format!("the API server added: {reason}"));
@@ -590,7 +623,8 @@ fn forbidden_explanation(d: &Denial, excerpt: String, line: &str, ctx: &Context)
         "job" => false,
         _ => {
             best.as_ref().is_some_and(|b| b.applies)
-                || (best.is_some() && (runner_reported(line) || build_pod_object(d)))
+                || (best.is_some()
+                    && (runner_reported(line) || build_pod_object(d) || named_like_runner(&id)))
         }
     };
     let runner_request = runner_made;
@@ -636,7 +670,7 @@ fn forbidden_explanation(d: &Denial, excerpt: String, line: &str, ctx: &Context)
             };
             if let Some(b) = &best {
                 e.notes.push(format!(
-                    "unless the runner has `{}` on (runner {}): then the runner made it, and without it {}",
+                    "unless the runner has `{}` on ({}): then the runner made it, and without it {}",
                     b.feature, b.versions, b.breaks
                 ));
             }
@@ -663,7 +697,7 @@ fn forbidden_explanation(d: &Denial, excerpt: String, line: &str, ctx: &Context)
     e.fix = if cluster_scoped {
         format!("Add the rule to a ClusterRole bound to `{}` with a ClusterRoleBinding (a Role cannot grant cluster-scoped `{shown}`).", d.user)
     } else if all_namespaces {
-        format!("The request covers all namespaces: grant it in a ClusterRole with a ClusterRoleBinding, or (better) make the client ask in its namespace and add the rule to a Role there.")
+        "The request covers all namespaces: grant it in a ClusterRole with a ClusterRoleBinding, or (better) make the client ask in its namespace and add the rule to a Role there.".to_string()
     } else if runner_request && role != "job" {
         format!(
             "Add the rule to the Role bound to `{}` in namespace `{}`.",
@@ -687,11 +721,23 @@ fn edits(d: &Denial, id: &Identity, ctx: &Context, cluster: bool) -> Vec<Edit> {
     let (Some(inv), Some(az)) = (&ctx.inv, &ctx.authz) else {
         return Vec::new();
     };
-    let ns = if cluster { None } else { d.namespace.as_deref() };
+    let ns = if cluster {
+        None
+    } else {
+        d.namespace.as_deref()
+    };
     let grants = az.grants_of(id);
     let mut out = Vec::new();
     // Already granted in the manifests: the cluster differs from them.
-    let hits = az.who_allows(inv, &grants, &d.verb, &d.group, &d.resource, ns, d.name.as_deref());
+    let hits = az.who_allows(
+        inv,
+        &grants,
+        &d.verb,
+        &d.group,
+        &d.resource,
+        ns,
+        d.name.as_deref(),
+    );
     if let Some(&(gi, ri)) = hits.first() {
         let loc = az.rule_loc(inv, gi, ri);
         out.push(Edit {
@@ -707,9 +753,7 @@ fn edits(d: &Denial, id: &Identity, ctx: &Context, cluster: bool) -> Vec<Edit> {
         .into_iter()
         .filter(|&gi| {
             let g = &az.grants[gi];
-            editable(gi)
-                && g.scope.covers(ns)
-                && (!cluster || g.scope == Scope::Cluster)
+            editable(gi) && g.scope.covers(ns) && (!cluster || g.scope == Scope::Cluster)
         })
         .collect();
     for gi in covering {
@@ -821,7 +865,10 @@ fn edits(d: &Denial, id: &Identity, ctx: &Context, cluster: bool) -> Vec<Edit> {
     }
     if out.is_empty() {
         out.push(Edit {
-            path: ctx.sources.first().map_or_else(String::new, |s| s.path.clone()),
+            path: ctx
+                .sources
+                .first()
+                .map_or_else(String::new, |s| s.path.clone()),
             line: 0,
             object: "(nothing)".to_string(),
             action: format!(
@@ -977,7 +1024,10 @@ mod tests {
         assert!(parse_denials(m).is_empty(), "needs the `forbidden:` prefix");
         let m = r#"Error from server (Forbidden): pods is forbidden: User "system:serviceaccount:a:b" cannot create pods/exec in the namespace "default""#;
         let (d, _) = &parse_denials(m)[0];
-        assert_eq!((d.verb.as_str(), d.resource.as_str()), ("create", "pods/exec"));
+        assert_eq!(
+            (d.verb.as_str(), d.resource.as_str()),
+            ("create", "pods/exec")
+        );
         let m = r#"forbidden: User "system:anonymous" cannot get path "/api""#;
         let (d, _) = &parse_denials(m)[0];
         assert_eq!(d.path.as_deref(), Some("/api"));

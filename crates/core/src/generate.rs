@@ -179,8 +179,9 @@ fn error(path: &str, message: impl Into<String>) -> FileError {
 fn valid_name(s: &str, max: usize, dots: bool) -> bool {
     !s.is_empty()
         && s.len() <= max
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || (dots && b == b'.'))
+        && s.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || (dots && b == b'.')
+        })
         && s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
         && s.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
 }
@@ -254,7 +255,12 @@ fn plan(req: &GenerateRequest) -> Result<Plan, Vec<FileError>> {
     }
     for (what, value, max, dots) in [
         ("--namespace", req.namespace.as_deref(), 63, false),
-        ("--service-account", req.service_account.as_deref(), 253, true),
+        (
+            "--service-account",
+            req.service_account.as_deref(),
+            253,
+            true,
+        ),
         (
             "--job-service-account",
             req.job_service_account.as_deref(),
@@ -266,7 +272,9 @@ fn plan(req: &GenerateRequest) -> Result<Plan, Vec<FileError>> {
             if !valid_name(v, max, dots) {
                 errors.push(error(
                     what,
-                    format!("`{v}` is not a valid Kubernetes name (lowercase letters, digits and `-`)"),
+                    format!(
+                        "`{v}` is not a valid Kubernetes name (lowercase letters, digits and `-`)"
+                    ),
                 ));
             }
         }
@@ -331,14 +339,25 @@ fn plan(req: &GenerateRequest) -> Result<Plan, Vec<FileError>> {
 
     // Names: flags, else the sources, else the defaults.
     let src_manager = from_sources.as_ref().and_then(|r| match &r.manager {
-        Some(Identity::ServiceAccount { namespace, name }) => Some((namespace.clone(), name.clone())),
+        Some(Identity::ServiceAccount { namespace, name }) => {
+            Some((namespace.clone(), name.clone()))
+        }
         _ => None,
     });
-    let src_helm = from_sources.as_ref().is_some_and(|r| r.helm.is_some());
+    // The manager is known from the sources when they hold the runner's workload or Helm values
+    // (not when it was guessed from the RBAC).
+    let src_known = from_sources
+        .as_ref()
+        .is_some_and(|r| r.helm.is_some() || r.workload.is_some());
     let manager_ns = req
         .namespace
         .clone()
-        .or_else(|| src_manager.as_ref().map(|m| m.0.clone()).filter(|_| src_helm))
+        .or_else(|| {
+            src_manager
+                .as_ref()
+                .map(|m| m.0.clone())
+                .filter(|_| src_known)
+        })
         .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string());
     let manager_sa = req
         .service_account
@@ -347,7 +366,7 @@ fn plan(req: &GenerateRequest) -> Result<Plan, Vec<FileError>> {
             src_manager
                 .as_ref()
                 .map(|m| m.1.clone())
-                .filter(|n| src_helm && n != "default")
+                .filter(|n| src_known && n != "default")
         })
         .unwrap_or_else(|| DEFAULT_SERVICE_ACCOUNT.to_string());
     let src_job_sa = from_sources
@@ -501,7 +520,9 @@ fn service_account(name: &str, ns: &str, job: bool) -> String {
 }
 
 fn role(kind: &str, name: &str, ns: Option<&str>, comment: &str, rules: &str) -> String {
-    let ns = ns.map(|n| format!("  namespace: {n}\n")).unwrap_or_default();
+    let ns = ns
+        .map(|n| format!("  namespace: {n}\n"))
+        .unwrap_or_default();
     format!(
         "# {comment}\napiVersion: rbac.authorization.k8s.io/v1\nkind: {kind}\nmetadata:\n  name: {name}\n{ns}rules:\n{rules}"
     )
@@ -518,7 +539,9 @@ fn binding(
     sa_ns: &str,
     justification: Option<&str>,
 ) -> String {
-    let ns = ns.map(|n| format!("  namespace: {n}\n")).unwrap_or_default();
+    let ns = ns
+        .map(|n| format!("  namespace: {n}\n"))
+        .unwrap_or_default();
     let annotations = justification
         .map(|j| {
             format!(
@@ -655,18 +678,26 @@ pub fn generate(req: &GenerateRequest) -> GenerateResponse {
         })
         .collect();
     if per_job {
-        resp.notes.push(format!(
-            "namespace_per_job: job pods run as the `default` ServiceAccount of each new namespace (no job ServiceAccount can be created ahead); set `automount_service_account_token = false` in [runners.kubernetes] so they get no token"
-        ));
+        resp.notes.push("namespace_per_job: job pods run as the `default` ServiceAccount of each new namespace (no job ServiceAccount can be created ahead); set `automount_service_account_token = false` in [runners.kubernetes] so they get no token".to_string());
     }
     let helm = req.format == GenerateFormat::Helm;
     resp.gate_config = gate_config(
         &p,
-        if helm { cluster_feature.as_deref() } else { None },
+        if helm {
+            cluster_feature.as_deref()
+        } else {
+            None
+        },
     );
     match req.format {
         GenerateFormat::Manifests => {
-            resp.text = manifests(&p, &namespaced, &cluster, cluster_feature.as_deref(), &resp.gate_config);
+            resp.text = manifests(
+                &p,
+                &namespaced,
+                &cluster,
+                cluster_feature.as_deref(),
+                &resp.gate_config,
+            );
         }
         GenerateFormat::Helm => {
             let (values, extra) = helm_values(&p, &namespaced, &cluster, &resp.gate_config);
@@ -792,9 +823,7 @@ fn helm_values(p: &Plan, namespaced: &[&Need], cluster: &[&Need], gate: &str) ->
     }
     let mut out = header(p, gate, "gitlab-runner Helm chart values");
     if per_job {
-        out.push_str(&format!(
-            "# The chart cannot annotate its ClusterRoleBinding, so the exception above records why\n# `rbac.clusterWideAccess` is on.\n"
-        ));
+        out.push_str("# The chart cannot annotate its ClusterRoleBinding, so the exception above records why\n# `rbac.clusterWideAccess` is on.\n");
     }
     out.push_str(&format!("namespace: {}\n", p.manager_ns));
     out.push_str(&format!(
@@ -868,7 +897,10 @@ mod tests {
         let r = generate(&GenerateRequest::default());
         assert!(r.errors.is_empty(), "{:?}", r.errors);
         assert_eq!(r.runner_version, "19.3");
-        assert_eq!(r.manager, "system:serviceaccount:gitlab-runner:gitlab-runner");
+        assert_eq!(
+            r.manager,
+            "system:serviceaccount:gitlab-runner:gitlab-runner"
+        );
         assert!(r.text.contains("kind: Role\n"));
         assert!(!r.text.contains("ClusterRole"), "{}", r.text);
         assert!(r.text.contains("automountServiceAccountToken: false"));
@@ -884,7 +916,9 @@ mod tests {
 
     #[test]
     fn through_the_protocol() {
-        let out = crate::handle_json(r#"{"op":"generate","features":["FF_PRINT_POD_EVENTS"],"format":"helm"}"#);
+        let out = crate::handle_json(
+            r#"{"op":"generate","features":["FF_PRINT_POD_EVENTS"],"format":"helm"}"#,
+        );
         let r: GenerateResponse = serde_json::from_str(&out).expect("a generate response");
         assert!(r.errors.is_empty(), "{:?}", r.errors);
         assert_eq!(r.format, GenerateFormat::Helm);

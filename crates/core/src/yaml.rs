@@ -697,8 +697,8 @@ mod tests {
     #[test]
     fn control_characters_are_errors_with_their_position() {
         // A NUL would otherwise end the input early and hide what follows.
-        let err = parse_stream("kind: Role\nmetadata:\n  name: a\u{0}b\nrules: []\n")
-            .expect_err("NUL");
+        let err =
+            parse_stream("kind: Role\nmetadata:\n  name: a\u{0}b\nrules: []\n").expect_err("NUL");
         assert_eq!((err.line, err.col), (3, 10), "{err:?}");
         assert!(err.message.contains("NUL"), "{}", err.message);
         let err = parse_stream("a: 1\r\nb: \u{1b}[2J\n").expect_err("ESC");

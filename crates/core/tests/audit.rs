@@ -28,7 +28,11 @@ fn run(log: &str) -> AuditReport {
 fn identities_come_from_the_manifests() {
     let r = run(&scenario(5, 2));
     assert!(r.errors.is_empty(), "{:?}", r.errors);
-    let ids: Vec<(&str, &str)> = r.identities.iter().map(|i| (i.id.as_str(), i.role.as_str())).collect();
+    let ids: Vec<(&str, &str)> = r
+        .identities
+        .iter()
+        .map(|i| (i.id.as_str(), i.role.as_str()))
+        .collect();
     assert_eq!(ids, vec![(RUNNER, "runner-manager"), (JOB, "job")]);
 }
 
@@ -49,7 +53,11 @@ fn used_unused_denied_unexpected() {
     assert_eq!(used("create", "pods/attach"), Some((20, Some(true))));
     assert_eq!(used("get", "pods"), Some((15, Some(true))));
     // Granted elsewhere (system:basic-user), not by the manifests.
-    let ssar = runner.used.iter().find(|u| u.resource == "selfsubjectaccessreviews").expect("ssar");
+    let ssar = runner
+        .used
+        .iter()
+        .find(|u| u.resource == "selfsubjectaccessreviews")
+        .expect("ssar");
     assert_eq!(ssar.granted, Some(false));
     // Unused: candidates to remove, and what the runner needs though the log does not show it.
     let unused = |res: &str, action: &str| {
@@ -60,30 +68,54 @@ fn used_unused_denied_unexpected() {
             .flat_map(|u| u.verbs.clone())
             .collect::<Vec<_>>()
     };
-    assert_eq!(unused("services", "remove"), vec!["get", "list", "watch", "create", "patch", "delete"]);
+    assert_eq!(
+        unused("services", "remove"),
+        vec!["get", "list", "watch", "create", "patch", "delete"]
+    );
     assert_eq!(unused("secrets", "remove"), vec!["list", "watch", "patch"]);
     assert_eq!(unused("secrets", "keep"), vec!["get", "delete"]);
     assert_eq!(unused("pods", "remove"), vec!["patch"]);
     assert_eq!(unused("pods/exec", "keep"), vec!["get", "patch", "delete"]);
     assert!(unused("configmaps", "remove").len() == 4);
-    assert!(runner.unused.iter().all(|u| u.path == "rbac.yaml" && u.line > 0));
+    assert!(runner
+        .unused
+        .iter()
+        .all(|u| u.path == "rbac.yaml" && u.line > 0));
     // Denied: pods/log get, with the feature that needs it and the rule to add.
-    let log = runner.denied.iter().find(|d| d.resource == "pods/log").expect("pods/log denied");
+    let log = runner
+        .denied
+        .iter()
+        .find(|d| d.resource == "pods/log")
+        .expect("pods/log denied");
     assert_eq!(log.count, 3);
-    assert!(log.feature.as_deref().is_some_and(|f| f.contains("FF_KUBERNETES_HONOR_ENTRYPOINT")), "{log:?}");
+    assert!(
+        log.feature
+            .as_deref()
+            .is_some_and(|f| f.contains("FF_KUBERNETES_HONOR_ENTRYPOINT")),
+        "{log:?}"
+    );
     assert!(log.rule.contains("resources: [\"pods/log\"]"));
-    assert!(log.message.as_deref().is_some_and(|m| m.contains("is forbidden")));
+    assert!(log
+        .message
+        .as_deref()
+        .is_some_and(|m| m.contains("is forbidden")));
     // Unexpected namespace.
     assert_eq!(runner.unexpected_namespaces.len(), 1);
     assert_eq!(runner.unexpected_namespaces[0].namespace, "kube-system");
-    assert!(runner.user_agents.iter().any(|a| a.agent.starts_with("kubectl/")));
+    assert!(runner
+        .user_agents
+        .iter()
+        .any(|a| a.agent.starts_with("kubectl/")));
     // The job identity used the API and was refused.
     let job = &r.identities[1];
     assert_eq!(job.denied.len(), 1);
     assert_eq!(job.denied[0].feature, None);
     // Unexpected identity.
     assert_eq!(r.unexpected_identities.len(), 1);
-    assert_eq!(r.unexpected_identities[0].id, "system:serviceaccount:ci:default");
+    assert_eq!(
+        r.unexpected_identities[0].id,
+        "system:serviceaccount:ci:default"
+    );
     assert_eq!(r.unexpected_identities[0].denied, 2);
     // Totals.
     assert_eq!(r.totals.unauthenticated, 1);
@@ -98,17 +130,30 @@ fn tightened_role_round_trip() {
     let t = &r.tightened[0];
     assert_eq!(t.object, "Role ci/gitlab-runner");
     assert_eq!((t.path.as_str(), t.line), ("rbac.yaml", 14));
-    assert!(t.removed.iter().any(|x| x.starts_with("services:")), "{:?}", t.removed);
+    assert!(
+        t.removed.iter().any(|x| x.starts_with("services:")),
+        "{:?}",
+        t.removed
+    );
     // Replace the Role in the manifests with the tightened one.
     let docs: Vec<&str> = MANIFESTS.split("---\n").collect();
     let replaced: Vec<String> = docs
         .iter()
-        .map(|d| if d.starts_with("apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\n") { t.yaml.clone() } else { (*d).to_string() })
+        .map(|d| {
+            if d.starts_with("apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\n") {
+                t.yaml.clone()
+            } else {
+                (*d).to_string()
+            }
+        })
         .collect();
     let tightened = replaced.join("---\n");
     let report = check(
         &[Source::new("rbac.yaml", tightened.clone())],
-        &Options { fail_on: Some(Severity::Info), ..Options::default() },
+        &Options {
+            fail_on: Some(Severity::Info),
+            ..Options::default()
+        },
     );
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     let above: Vec<String> = report
@@ -120,16 +165,28 @@ fn tightened_role_round_trip() {
     assert!(above.is_empty(), "{above:#?}\n{}", t.yaml);
     // Everything the log used (and was granted before) is still granted.
     let again = audit(&AuditRequest {
-        setup: AuditSetup { sources: vec![Source::new("rbac.yaml", tightened)], ..AuditSetup::default() },
+        setup: AuditSetup {
+            sources: vec![Source::new("rbac.yaml", tightened)],
+            ..AuditSetup::default()
+        },
         log,
     });
     let before = &r.identities[0];
     let after = &again.identities[0];
     for u in before.used.iter().filter(|u| u.granted == Some(true)) {
-        let still = after.used.iter().any(|a| a.verb == u.verb && a.resource == u.resource && a.namespace == u.namespace && a.granted == Some(true));
+        let still = after.used.iter().any(|a| {
+            a.verb == u.verb
+                && a.resource == u.resource
+                && a.namespace == u.namespace
+                && a.granted == Some(true)
+        });
         assert!(still, "lost {} {} in {:?}", u.verb, u.resource, u.namespace);
     }
-    assert!(after.unused.iter().all(|u| u.action == "keep"), "{:#?}", after.unused);
+    assert!(
+        after.unused.iter().all(|u| u.action == "keep"),
+        "{:#?}",
+        after.unused
+    );
 }
 
 #[test]
@@ -148,14 +205,27 @@ fn explicit_identities_without_manifests() {
     assert!(r.identities[0].unused.is_empty());
     assert!(r.tightened.is_empty());
     // `ci` is watched: its default and ci-job ServiceAccounts are unexpected.
-    let ids: Vec<&str> = r.unexpected_identities.iter().map(|u| u.id.as_str()).collect();
-    assert_eq!(ids, vec!["system:serviceaccount:ci:ci-job", "system:serviceaccount:ci:default"]);
+    let ids: Vec<&str> = r
+        .unexpected_identities
+        .iter()
+        .map(|u| u.id.as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            "system:serviceaccount:ci:ci-job",
+            "system:serviceaccount:ci:default"
+        ]
+    );
     assert!(!r.notes.is_empty());
 }
 
 #[test]
 fn no_identity_is_an_error() {
-    let r = audit(&AuditRequest { log: scenario(1, 0), ..AuditRequest::default() });
+    let r = audit(&AuditRequest {
+        log: scenario(1, 0),
+        ..AuditRequest::default()
+    });
     assert_eq!(r.verdict, "error");
 }
 
@@ -164,7 +234,8 @@ fn streaming_protocol_matches_one_shot() {
     let log = scenario(20, 3);
     let one = serde_json::to_value(run(&log)).expect("json");
     let begin = serde_json::json!({"op": "audit_begin", "sources": [{"path": "rbac.yaml", "text": MANIFESTS}]});
-    let started: serde_json::Value = serde_json::from_str(&handle_json(&begin.to_string())).expect("json");
+    let started: serde_json::Value =
+        serde_json::from_str(&handle_json(&begin.to_string())).expect("json");
     let session = started["session"].as_u64().expect("session");
     assert!(session > 0, "{started}");
     assert_eq!(started["runners"][0], RUNNER);
@@ -175,7 +246,8 @@ fn streaming_protocol_matches_one_shot() {
         batch.push('\n');
         if i % 37 == 0 {
             let feed = serde_json::json!({"op": "audit_feed", "session": session, "lines": batch});
-            let p: serde_json::Value = serde_json::from_str(&handle_json(&feed.to_string())).expect("json");
+            let p: serde_json::Value =
+                serde_json::from_str(&handle_json(&feed.to_string())).expect("json");
             assert!(p.get("errors").is_none(), "{p}");
             batch.clear();
         }
@@ -183,10 +255,12 @@ fn streaming_protocol_matches_one_shot() {
     let feed = serde_json::json!({"op": "audit_feed", "session": session, "lines": batch});
     handle_json(&feed.to_string());
     let fin = serde_json::json!({"op": "audit_finish", "session": session});
-    let streamed: serde_json::Value = serde_json::from_str(&handle_json(&fin.to_string())).expect("json");
+    let streamed: serde_json::Value =
+        serde_json::from_str(&handle_json(&fin.to_string())).expect("json");
     assert_eq!(streamed, one);
     // The session is gone.
-    let again: serde_json::Value = serde_json::from_str(&handle_json(&fin.to_string())).expect("json");
+    let again: serde_json::Value =
+        serde_json::from_str(&handle_json(&fin.to_string())).expect("json");
     assert_eq!(again["verdict"], "error");
 }
 
@@ -205,7 +279,8 @@ fn one_shot_through_the_protocol() {
         "identities": ["system:serviceaccount:gitlab-runner:gitlab-runner"],
         "log": scenario(1, 1),
     });
-    let out: serde_json::Value = serde_json::from_str(&handle_json(&req.to_string())).expect("json");
+    let out: serde_json::Value =
+        serde_json::from_str(&handle_json(&req.to_string())).expect("json");
     assert_eq!(out["schema"], "rbac-gate/audit/v1", "{out}");
     assert_eq!(out["identities"][0]["id"], RUNNER);
 }

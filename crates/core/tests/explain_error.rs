@@ -14,7 +14,9 @@ fn run(message: &str) -> ExplainResponse {
 }
 
 fn example(folder: &str) -> Vec<Source> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(folder);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(folder);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("example folder")
         .filter_map(Result::ok)
@@ -26,7 +28,10 @@ fn example(folder: &str) -> Vec<Source> {
         .iter()
         .map(|p| {
             Source::new(
-                format!("examples/{folder}/{}", p.file_name().and_then(|n| n.to_str()).unwrap_or("")),
+                format!(
+                    "examples/{folder}/{}",
+                    p.file_name().and_then(|n| n.to_str()).unwrap_or("")
+                ),
                 std::fs::read_to_string(p).expect("read"),
             )
         })
@@ -42,12 +47,22 @@ fn attach_since_14_0() {
     assert_eq!(r.explanations.len(), 1);
     let e = &r.explanations[0];
     assert_eq!(e.kind, ErrorKind::Forbidden);
-    assert_eq!(e.identity.as_deref(), Some("system:serviceaccount:ci:gitlab-runner"));
+    assert_eq!(
+        e.identity.as_deref(),
+        Some("system:serviceaccount:ci:gitlab-runner")
+    );
     assert_eq!(e.resource.as_deref(), Some("pods/attach"));
     assert!(e.failure.starts_with("jobs fail to start"), "{}", e.failure);
-    assert!(e.features[0].feature.contains("attach execution strategy"), "{:?}", e.features);
+    assert!(
+        e.features[0].feature.contains("attach execution strategy"),
+        "{:?}",
+        e.features
+    );
     assert_eq!(e.features[0].impact, "required");
-    assert_eq!(e.rule, "- apiGroups: [\"\"]\n  resources: [\"pods/attach\"]\n  verbs: [\"create\"]\n");
+    assert_eq!(
+        e.rule,
+        "- apiGroups: [\"\"]\n  resources: [\"pods/attach\"]\n  verbs: [\"create\"]\n"
+    );
     assert_eq!(e.scope.as_deref(), Some("namespaced"));
     assert!(e.notes.iter().any(|n| n.contains("14.0")), "{:?}", e.notes);
     assert!(e.edits.is_empty());
@@ -56,10 +71,16 @@ fn attach_since_14_0() {
 #[test]
 fn events_list_since_16_2() {
     // §5.1.
-    let r = run(r#"WARNING: Error streaming logs: events is forbidden: User "system:serviceaccount:gitlab:gitlab-runner" cannot list resource "events" in API group "" in the namespace "gitlab""#);
+    let r = run(
+        r#"WARNING: Error streaming logs: events is forbidden: User "system:serviceaccount:gitlab:gitlab-runner" cannot list resource "events" in API group "" in the namespace "gitlab""#,
+    );
     let e = &r.explanations[0];
     assert!(e.features[0].feature.contains("print_pod_warning_events"));
-    assert!(e.failure.contains("warning events missing"), "{}", e.failure);
+    assert!(
+        e.failure.contains("warning events missing"),
+        "{}",
+        e.failure
+    );
     assert!(e.notes.iter().any(|n| n.contains("16.2")), "{:?}", e.notes);
 }
 
@@ -72,10 +93,17 @@ fn serviceaccounts_get_in_15_0() {
     assert_eq!(e.name.as_deref(), Some("ci-job"));
     assert!(e.excerpt.ends_with("\"gitlab-runner\""), "{}", e.excerpt);
     assert!(!e.features[0].applies);
-    assert!(e.notes.iter().any(|n| n.contains("15.0.0")), "{:?}", e.notes);
+    assert!(
+        e.notes.iter().any(|n| n.contains("15.0.0")),
+        "{:?}",
+        e.notes
+    );
     let r = explain(&ExplainRequest {
         message: msg.into(),
-        options: Options { runner_version: Some("15.0".into()), ..Options::default() },
+        options: Options {
+            runner_version: Some("15.0".into()),
+            ..Options::default()
+        },
         ..ExplainRequest::default()
     });
     assert!(r.explanations[0].features[0].applies);
@@ -84,7 +112,9 @@ fn serviceaccounts_get_in_15_0() {
 #[test]
 fn pods_log_for_ci_debug_services() {
     // §5.4 (and the pods/logs docs typo of §5.5).
-    let r = run(r#"pods "runner-abc-project-1-concurrent-0" is forbidden: User "system:serviceaccount:ci:gitlab-runner" cannot get resource "pods/log" in API group "" in the namespace "ci""#);
+    let r = run(
+        r#"pods "runner-abc-project-1-concurrent-0" is forbidden: User "system:serviceaccount:ci:gitlab-runner" cannot get resource "pods/log" in API group "" in the namespace "ci""#,
+    );
     let e = &r.explanations[0];
     assert!(e.features[0].feature.contains("CI_DEBUG_SERVICES"));
     assert!(e.failure.starts_with("logs unavailable"), "{}", e.failure);
@@ -94,7 +124,9 @@ fn pods_log_for_ci_debug_services() {
 #[test]
 fn informer_is_a_warning() {
     // §5.6.
-    let r = run(r#"pods is forbidden: User "system:serviceaccount:ci:gitlab-runner" cannot watch resource "pods" in API group "" in the namespace "ci""#);
+    let r = run(
+        r#"pods is forbidden: User "system:serviceaccount:ci:gitlab-runner" cannot watch resource "pods" in API group "" in the namespace "ci""#,
+    );
     let e = &r.explanations[0];
     assert_eq!(e.features[0].impact, "optional");
     assert!(e.failure.contains("polling"), "{}", e.failure);
@@ -103,12 +135,18 @@ fn informer_is_a_warning() {
 #[test]
 fn namespace_per_job_needs_cluster_scope() {
     // §5.7.
-    let r = run(r#"namespaces is forbidden: User "system:serviceaccount:gitlab-runner:gitlab-runner" cannot create resource "namespaces" in API group "" at the cluster scope"#);
+    let r = run(
+        r#"namespaces is forbidden: User "system:serviceaccount:gitlab-runner:gitlab-runner" cannot create resource "namespaces" in API group "" at the cluster scope"#,
+    );
     let e = &r.explanations[0];
     assert_eq!(e.namespace, None);
     assert_eq!(e.scope.as_deref(), Some("cluster"));
     assert!(e.fix.contains("ClusterRoleBinding"), "{}", e.fix);
     assert!(e.features[0].feature.contains("namespace_per_job"));
+    // Named like the runner's ServiceAccount: the runner made it, with namespace_per_job on.
+    assert_eq!(e.identity_role.as_deref(), Some("runner-manager"));
+    assert!(e.cause.contains("runner manager"), "{}", e.cause);
+    assert!(e.failure.starts_with("jobs fail to start"), "{}", e.failure);
 }
 
 #[test]
@@ -146,7 +184,10 @@ fn authentication_failures() {
 
 #[test]
 fn a_whole_job_log_folds_repeats() {
-    let log = format!("Running with gitlab-runner 19.3.0\n{ATTACH}\nretrying\n{}\n{ATTACH}\n", ATTACH.replace("runner-xyz", "runner-abc"));
+    let log = format!(
+        "Running with gitlab-runner 19.3.0\n{ATTACH}\nretrying\n{}\n{ATTACH}\n",
+        ATTACH.replace("runner-xyz", "runner-abc")
+    );
     let r = run(&log);
     assert_eq!(r.explanations.len(), 1);
     assert_eq!(r.explanations[0].occurrences, 3);
@@ -193,7 +234,14 @@ fn wrong_namespace_and_wrong_identity() {
         options: Options::default(),
     });
     let e = &r.explanations[0];
-    assert!(e.edits.iter().any(|x| x.object.starts_with("RoleBinding ci-jobs/") && x.action.contains("add a Role and RoleBinding there")), "{:?}", e.edits);
+    assert!(
+        e.edits
+            .iter()
+            .any(|x| x.object.starts_with("RoleBinding ci-jobs/")
+                && x.action.contains("add a Role and RoleBinding there")),
+        "{:?}",
+        e.edits
+    );
     // The pod ran as `default`: the binding names another ServiceAccount.
     let r = explain(&ExplainRequest {
         message: r#"pods is forbidden: User "system:serviceaccount:gitlab-runner:default" cannot create resource "pods" in API group "" in the namespace "ci-jobs""#.into(),
@@ -201,8 +249,20 @@ fn wrong_namespace_and_wrong_identity() {
         options: Options::default(),
     });
     let e = &r.explanations[0];
-    assert!(e.notes.iter().any(|n| n.contains("`default` ServiceAccount")), "{:?}", e.notes);
-    assert!(e.edits.iter().any(|x| x.action.contains("run the runner pod as")), "{:?}", e.edits);
+    assert!(
+        e.notes
+            .iter()
+            .any(|n| n.contains("`default` ServiceAccount")),
+        "{:?}",
+        e.notes
+    );
+    assert!(
+        e.edits
+            .iter()
+            .any(|x| x.action.contains("run the runner pod as")),
+        "{:?}",
+        e.edits
+    );
 }
 
 #[test]
@@ -213,5 +273,9 @@ fn unauthorized_points_at_the_static_token() {
         options: Options::default(),
     });
     let e = &r.explanations[0];
-    assert!(e.edits.iter().any(|x| x.action.starts_with("RG403")), "{:?}", e.edits);
+    assert!(
+        e.edits.iter().any(|x| x.action.starts_with("RG403")),
+        "{:?}",
+        e.edits
+    );
 }

@@ -55,3 +55,22 @@ fn toml_error_after_a_leading_blank_line_points_inside_the_file() {
     assert_eq!((e.line, lines), (Some(9), 9), "{e:?}");
     assert!(e.message.contains("TOML line 2"), "{e:?}");
 }
+
+#[test]
+fn an_empty_role_ref_field_does_not_hang_the_line_search() {
+    // fuzz/artifacts/check/timeout-83cfb96a034257e5563b72c712e4701674b86651, minimised: the
+    // roleRef has no `kind` (the key is `kind:ne`), so the line search for the kind looked for
+    // "", which matches at every position without advancing: an endless loop, i.e. the
+    // policy module's deadline and no report for any file.
+    let text =
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nroleRef:\n  kind:ne:\n";
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let report = invariants(&[Source::new("crb.yaml", text)]);
+        let _ = tx.send(report.findings.len());
+    });
+    let findings = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("check returns instead of looping");
+    assert!(findings >= 1);
+}

@@ -4,7 +4,9 @@
 //! is then accepted); the checker must recognise the runner manager and the job identity, and
 //! report no needed permission missing.
 
-use rbac_gate_core::generate::{generate, GenerateFormat, GenerateRequest, GenerateResponse, FEATURES};
+use rbac_gate_core::generate::{
+    generate, GenerateFormat, GenerateRequest, GenerateResponse, FEATURES,
+};
 use rbac_gate_core::report::{Report, Severity};
 use rbac_gate_core::{check, Options, Source};
 
@@ -39,7 +41,10 @@ fn problems(req: &GenerateRequest, resp: &GenerateResponse) -> Option<String> {
             && f.accepted.is_some()
             && resp.cluster_wide.as_deref() == Some("namespace_per_job");
         if f.severity > Severity::Info && !justified_scope {
-            out.push(format!("{} {:?} line {}: {}", f.code, f.severity, f.line, f.message));
+            out.push(format!(
+                "{} {:?} line {}: {}",
+                f.code, f.severity, f.line, f.message
+            ));
         }
     }
     let manager = report.identities.iter().find(|i| i.id == resp.manager);
@@ -57,13 +62,19 @@ fn problems(req: &GenerateRequest, resp: &GenerateResponse) -> Option<String> {
                 out.push("the manager holds nothing needed".into());
             }
         }
-        _ => out.push(format!("check did not recognise the manager {}", resp.manager)),
+        _ => out.push(format!(
+            "check did not recognise the manager {}",
+            resp.manager
+        )),
     }
     if let Some(jobs) = &resp.jobs {
         match report.identities.iter().find(|i| &i.id == jobs) {
             Some(j) if j.roles.iter().any(|r| r == "job") => {
                 if !j.permissions.is_empty() {
-                    out.push(format!("the job identity holds permissions: {:?}", j.permissions));
+                    out.push(format!(
+                        "the job identity holds permissions: {:?}",
+                        j.permissions
+                    ));
                 }
             }
             _ => out.push(format!("check did not recognise the job identity {jobs}")),
@@ -101,7 +112,8 @@ fn missing_needs(resp: &GenerateResponse) -> Option<String> {
                 r.api_group == need.group
                     && r.resource == need.resource
                     && r.verbs.iter().any(|v| v == verb)
-                    && (r.scope == "cluster") == (need.scope == rbac_gate_core::runner::NeedScope::Cluster)
+                    && (r.scope == "cluster")
+                        == (need.scope == rbac_gate_core::runner::NeedScope::Cluster)
             });
             if !covered {
                 out.push(format!("{}/{} {verb}", need.group, need.resource));
@@ -129,7 +141,9 @@ fn combination(mask: u32) -> Vec<String> {
 }
 
 fn sweep(versions: &[&str], formats: &[GenerateFormat], masks: &[u32], job_namespaces: &[&str]) {
-    let threads = std::thread::available_parallelism().map_or(4, |n| n.get()).min(16);
+    let threads = std::thread::available_parallelism()
+        .map_or(4, |n| n.get())
+        .min(16);
     let work: Vec<(String, GenerateFormat, u32)> = versions
         .iter()
         .flat_map(|v| {
@@ -179,10 +193,7 @@ fn sweep(versions: &[&str], formats: &[GenerateFormat], masks: &[u32], job_names
                     };
                     if let Some(p) = problem {
                         if let Ok(mut f) = failures.lock() {
-                            f.push(format!(
-                                "{version} {format:?} {:?}:\n  {p}",
-                                req.features
-                            ));
+                            f.push(format!("{version} {format:?} {:?}:\n  {p}", req.features));
                         }
                     }
                 }
@@ -199,7 +210,12 @@ fn sweep(versions: &[&str], formats: &[GenerateFormat], masks: &[u32], job_names
         failures.is_empty(),
         "{} failing combinations, first ones:\n{}",
         failures.len(),
-        failures.iter().take(5).cloned().collect::<Vec<_>>().join("\n")
+        failures
+            .iter()
+            .take(5)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }
 
@@ -208,7 +224,6 @@ fn every_feature_combination_newest_runner() {
     let all: Vec<u32> = (0..(1u32 << FEATURES.len())).collect();
     sweep(&["19.3"], &[GenerateFormat::Manifests], &all, &[]);
 }
-
 
 /// Masks over the named features only.
 fn masks_over(names: &[&str]) -> Vec<u32> {
@@ -277,7 +292,12 @@ fn helm_values_every_scope_feature() {
         job_namespaces: vec!["a".into(), "b".into()],
         ..GenerateRequest::default()
     });
-    assert_eq!(resp.errors.len(), 1, "one job namespace only: {:?}", resp.errors);
+    assert_eq!(
+        resp.errors.len(),
+        1,
+        "one job namespace only: {:?}",
+        resp.errors
+    );
 }
 
 #[test]
@@ -289,7 +309,12 @@ fn several_job_namespaces() {
         "namespace_overwrite_allowed",
         "session_server",
     ]);
-    sweep(&["19.3"], &[GenerateFormat::Manifests], &masks, &["ci", "ci-review"]);
+    sweep(
+        &["19.3"],
+        &[GenerateFormat::Manifests],
+        &masks,
+        &["ci", "ci-review"],
+    );
 }
 
 #[test]
@@ -302,7 +327,10 @@ fn custom_names() {
         ..GenerateRequest::default()
     });
     assert_eq!(resp.manager, "system:serviceaccount:runners:runner-mgr");
-    assert_eq!(resp.jobs.as_deref(), Some("system:serviceaccount:builds:builder"));
+    assert_eq!(
+        resp.jobs.as_deref(),
+        Some("system:serviceaccount:builds:builder")
+    );
     assert_eq!(problems(&GenerateRequest::default(), &resp), None);
 }
 
@@ -327,9 +355,20 @@ fn features_read_from_config_toml_and_helm_values() {
     });
     assert!(resp.errors.is_empty(), "{:?}", resp.errors);
     assert_eq!(resp.job_namespaces, vec!["ci".to_string()]);
-    assert_eq!(resp.jobs.as_deref(), Some("system:serviceaccount:ci:ci-job"));
-    for f in ["session_server", "pod_disruption_budget", "FF_PRINT_POD_EVENTS"] {
-        assert!(resp.features.iter().any(|x| x == f), "{f}: {:?}", resp.features);
+    assert_eq!(
+        resp.jobs.as_deref(),
+        Some("system:serviceaccount:ci:ci-job")
+    );
+    for f in [
+        "session_server",
+        "pod_disruption_budget",
+        "FF_PRINT_POD_EVENTS",
+    ] {
+        assert!(
+            resp.features.iter().any(|x| x == f),
+            "{f}: {:?}",
+            resp.features
+        );
     }
     assert!(resp.text.contains("poddisruptionbudgets"));
     assert!(resp.text.contains("services/proxy"));
@@ -369,7 +408,10 @@ runners:
 #[test]
 fn not_a_runner_config_is_an_error() {
     let resp = generate(&GenerateRequest {
-        sources: vec![Source::new("x.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")],
+        sources: vec![Source::new(
+            "x.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+        )],
         ..GenerateRequest::default()
     });
     assert_eq!(resp.errors.len(), 1, "{:?}", resp.errors);

@@ -112,7 +112,11 @@ fn all_committed_cases_in_one_run_are_all_reported() {
     let report = check(&sources, &options());
     assert_eq!(report.exit_code(), 2);
     for source in &sources {
-        assert_case(&report, &source.path, &expect["cases"][source.path.as_str()]);
+        assert_case(
+            &report,
+            &source.path,
+            &expect["cases"][source.path.as_str()],
+        );
     }
     // (Not order-independent as a whole: with several runner configs claiming one manager the
     // first one in input order is attributed. The CLI sorts its inputs by path, so its output
@@ -150,7 +154,11 @@ fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 fn assert_error(text: String, line: u32, needle: &str) {
     let start = Instant::now();
     let err = on_small_stack(move || parse_stream(&text)).expect_err("an error");
-    assert!(start.elapsed() < Duration::from_secs(30), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        start.elapsed()
+    );
     assert_eq!(err.line, line, "{err:?}");
     assert!(err.message.contains(needle), "{err:?}");
 }
@@ -167,7 +175,11 @@ fn ten_thousand_deep_nesting_is_an_error_on_a_small_stack() {
         3,
         "nesting deeper than 256",
     );
-    assert_error("[".repeat(10_000) + &"]".repeat(10_000), 1, "recursion limit");
+    assert_error(
+        "[".repeat(10_000) + &"]".repeat(10_000),
+        1,
+        "recursion limit",
+    );
     assert_error(
         "{a: ".repeat(10_000) + "b" + &"}".repeat(10_000),
         1,
@@ -260,7 +272,8 @@ fn json_with_comments_is_an_error_not_a_pass() {
 #[test]
 fn a_bom_before_a_later_document_does_not_hide_it() {
     let crb = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: x}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}\nsubjects: [{kind: ServiceAccount, name: r, namespace: ci}]\n";
-    let text = format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: ci}}\n---\n\u{feff}{crb}");
+    let text =
+        format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: ci}}\n---\n\u{feff}{crb}");
     let report = check(&[Source::new("a.yaml", text)], &options());
     assert!(
         report.findings.iter().any(|f| f.code == "RG101"),

@@ -187,6 +187,14 @@ fn size(n: u64) -> String {
     }
 }
 
+fn plural(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{} {many}", thousands(n))
+    }
+}
+
 fn requests(n: u64) -> String {
     if n == 1 {
         "1 request".to_string()
@@ -199,7 +207,7 @@ fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -363,7 +371,8 @@ pub(crate) fn run(args: &AuditArgs, evaluator: &Evaluator) -> Result<i32, String
                     std::thread::Builder::new()
                         .name("rbac-gate-audit-reader".into())
                         .spawn_scoped(scope, move || {
-                            let result = produce(logs, session, batch, max_line, &read, &oversized, &tx);
+                            let result =
+                                produce(logs, session, batch, max_line, &read, &oversized, &tx);
                             if let Err(e) = result {
                                 let _ = tx.send(Err(e));
                             }
@@ -455,9 +464,9 @@ pub fn text(r: &AuditReport) -> String {
     ));
     if t.invalid > 0 || t.unauthenticated > 0 {
         s.push_str(&format!(
-            "       {} lines were not audit events; {} requests failed authentication (401)\n",
-            thousands(t.invalid),
-            thousands(t.unauthenticated)
+            "       {} not audit events; {} failed authentication (401)\n",
+            plural(t.invalid, "line was", "lines were"),
+            plural(t.unauthenticated, "request", "requests")
         ));
     }
     for id in &r.identities {
@@ -501,7 +510,9 @@ pub fn text(r: &AuditReport) -> String {
                 let key_ns = ns(u.namespace.as_deref());
                 let res = shown(&u.api_group, &u.resource);
                 let note = match u.granted {
-                    Some(false) => "not granted by the manifests (granted elsewhere in the cluster)".to_string(),
+                    Some(false) => {
+                        "not granted by the manifests: granted elsewhere in the cluster".to_string()
+                    }
                     _ => String::new(),
                 };
                 let v = format!("{} ×{}", u.verb, u.count);
@@ -570,7 +581,10 @@ pub fn text(r: &AuditReport) -> String {
                     let target = if d.scope == "cluster" {
                         "a ClusterRole with a ClusterRoleBinding".to_string()
                     } else {
-                        format!("a Role in `{}`", d.namespace.as_deref().unwrap_or("default"))
+                        format!(
+                            "a Role in `{}`",
+                            d.namespace.as_deref().unwrap_or("default")
+                        )
                     };
                     s.push_str(&format!("      if it is legitimate, add to {target}:\n"));
                     s.push_str(&indent(&d.rule, 8));

@@ -123,7 +123,7 @@ fn one(e: &Explanation) -> String {
             String::new()
         };
         s.push_str(&format!(
-            "  feature      {} ({}, runner {}){more}\n",
+            "  feature      {} ({}, {}){more}\n",
             f.feature, f.impact, f.versions
         ));
     } else if e.kind == ErrorKind::Forbidden && e.path.is_none() {
@@ -147,7 +147,10 @@ fn one(e: &Explanation) -> String {
         } else {
             edit.path.clone()
         };
-        s.push_str(&format!("  edit         {at} {}: {}\n", edit.object, edit.action));
+        s.push_str(&format!(
+            "  edit         {at} {}: {}\n",
+            edit.object, edit.action
+        ));
     }
     for note in &e.notes {
         s.push_str(&format!("  note         {note}\n"));

@@ -53,7 +53,8 @@ pub(crate) fn call<T: DeserializeOwned>(
     evaluator: &Evaluator,
     request: &impl serde::Serialize,
 ) -> Result<T, String> {
-    let json = serde_json::to_string(request).map_err(|e| format!("cannot encode the request: {e}"))?;
+    let json =
+        serde_json::to_string(request).map_err(|e| format!("cannot encode the request: {e}"))?;
     let response = evaluator.evaluate(&json).map_err(|e| e.to_string())?;
     decode(&response)
 }

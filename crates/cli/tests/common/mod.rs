@@ -94,7 +94,12 @@ pub fn normalize(text: &str) -> String {
             out.push_str("[SHA256]");
             i += 64;
         } else {
-            let step = run.max(1);
+            // At least one whole character (the text may hold non-ASCII, e.g. `×`).
+            let step = if run > 0 {
+                run
+            } else {
+                text[i..].chars().next().map_or(1, char::len_utf8)
+            };
             out.push_str(&text[i..i + step]);
             i += step;
         }

@@ -43,6 +43,20 @@ const MAX_AGENTS: usize = 8;
 const MAX_UNEXPECTED: usize = 1_000;
 /// Length kept of a denial's message.
 const MAX_MESSAGE: usize = 400;
+/// Bytes kept of a username, group, resource, namespace or path.
+const MAX_PART: usize = 320;
+
+/// `s` cut to at most `max` bytes, on a character boundary.
+fn clip(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
 
 /// Who the aggregator counts.
 #[derive(Debug, Clone, Default)]
@@ -70,7 +84,6 @@ impl Watch {
             .any(|n| n == ns)
             .then_some(Class::Unexpected)
     }
-
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -330,7 +343,10 @@ impl Aggregator {
             self.totals.unauthenticated += 1;
             return;
         }
-        if !matches!(ev.stage.as_deref(), None | Some("ResponseComplete" | "Panic")) {
+        if !matches!(
+            ev.stage.as_deref(),
+            None | Some("ResponseComplete" | "Panic")
+        ) {
             let watched = ev
                 .user
                 .as_ref()
@@ -381,7 +397,9 @@ impl Aggregator {
         } else {
             real.unwrap_or(user)
         };
-        if !self.record(user, class, verb, &group, &resource, namespace, code, decision, &ev) {
+        if !self.record(
+            user, class, verb, &group, &resource, namespace, code, decision, &ev,
+        ) {
             self.totals.dropped += 1;
             return;
         }
@@ -401,9 +419,25 @@ impl Aggregator {
         decision: Option<&str>,
         ev: &Event,
     ) -> bool {
-        let unexpected_known = self.strings.find(user).is_some_and(|u| self.classes.contains_key(&u));
+        // Kubernetes names are at most 253 characters: longer parts are clipped, so a hostile
+        // log cannot grow the interned strings beyond a few hundred bytes per key part.
+        let (user, verb, group, resource) = (
+            clip(user, MAX_PART),
+            clip(verb, 64),
+            clip(group, MAX_PART),
+            clip(resource, MAX_PART),
+        );
+        let namespace = namespace.map(|n| clip(n, MAX_PART));
+        let unexpected_known = self
+            .strings
+            .find(user)
+            .is_some_and(|u| self.classes.contains_key(&u));
         if class == Class::Unexpected && !unexpected_known {
-            let unexpected = self.classes.values().filter(|c| **c == Class::Unexpected).count();
+            let unexpected = self
+                .classes
+                .values()
+                .filter(|c| **c == Class::Unexpected)
+                .count();
             if unexpected >= MAX_UNEXPECTED {
                 return false;
             }
@@ -468,13 +502,23 @@ impl Aggregator {
 
     /// Every aggregated key, sorted.
     pub fn entries(&self) -> Vec<Entry> {
-        let s = |i: u32| self.strings.list.get(i as usize).cloned().unwrap_or_default();
+        let s = |i: u32| {
+            self.strings
+                .list
+                .get(i as usize)
+                .cloned()
+                .unwrap_or_default()
+        };
         let mut out: Vec<Entry> = self
             .keys
             .iter()
             .map(|(k, c)| Entry {
                 user: s(k[0]),
-                class: self.classes.get(&k[0]).copied().unwrap_or(Class::Unexpected),
+                class: self
+                    .classes
+                    .get(&k[0])
+                    .copied()
+                    .unwrap_or(Class::Unexpected),
                 verb: s(k[1]),
                 group: s(k[2]),
                 resource: s(k[3]),
@@ -501,7 +545,11 @@ impl Aggregator {
             .iter()
             .map(|(i, st)| {
                 (
-                    self.strings.list.get(*i as usize).cloned().unwrap_or_default(),
+                    self.strings
+                        .list
+                        .get(*i as usize)
+                        .cloned()
+                        .unwrap_or_default(),
                     self.classes.get(i).copied().unwrap_or(Class::Unexpected),
                     st.clone(),
                 )
@@ -547,8 +595,22 @@ mod tests {
             ev(r, "create", "pods", "", 201, "RequestReceived"),
             ev(r, "create", "pods", "", 201, "ResponseComplete"),
             ev(r, "create", "pods", "attach", 403, "ResponseComplete"),
-            ev("system:serviceaccount:ci:default", "list", "secrets", "", 200, "ResponseComplete"),
-            ev("system:serviceaccount:other:x", "list", "secrets", "", 200, "ResponseComplete"),
+            ev(
+                "system:serviceaccount:ci:default",
+                "list",
+                "secrets",
+                "",
+                200,
+                "ResponseComplete",
+            ),
+            ev(
+                "system:serviceaccount:other:x",
+                "list",
+                "secrets",
+                "",
+                200,
+                "ResponseComplete",
+            ),
             "not json".to_string(),
         ]
         .join("\n");
@@ -559,9 +621,23 @@ mod tests {
         assert_eq!(a.totals.invalid, 1);
         let e = a.entries();
         assert_eq!(e.len(), 3);
-        let attach = e.iter().find(|x| x.resource == "pods/attach").expect("attach");
+        let attach = e
+            .iter()
+            .find(|x| x.resource == "pods/attach")
+            .expect("attach");
         assert_eq!(attach.counts.denied, 1);
         assert!(e.iter().any(|x| x.class == Class::Unexpected));
+    }
+
+    #[test]
+    fn long_parts_are_clipped() {
+        let mut a = Aggregator::new(watch(), 100);
+        let r = "system:serviceaccount:ci:gitlab-runner";
+        let long = "x".repeat(10_000);
+        a.feed(&ev(r, "get", &long, "", 200, "ResponseComplete"));
+        let e = a.entries();
+        assert_eq!(e[0].resource.len(), MAX_PART);
+        assert_eq!(clip("aé", 2), "a");
     }
 
     #[test]

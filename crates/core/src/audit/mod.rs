@@ -354,7 +354,12 @@ pub(crate) fn watch_for(setup: &AuditSetup, a: &Analysis) -> (Watch, Vec<FileErr
                 w.runners.push(u);
             }
         }
-        if given && !r.manager.as_ref().is_some_and(|m| w.runners.contains(&username_of(m))) {
+        if given
+            && !r
+                .manager
+                .as_ref()
+                .is_some_and(|m| w.runners.contains(&username_of(m)))
+        {
             continue;
         }
         if let Some(j) = &r.jobs {
@@ -483,7 +488,12 @@ pub(crate) fn report(a: &Analysis, agg: &Aggregator, mut errors: Vec<FileError>)
     for e in &entries {
         by_user.entry(e.user.as_str()).or_default().push(e);
     }
-    let stat = |u: &str| stats.iter().find(|(n, _, _)| n == u).map(|(_, _, s)| s.clone());
+    let stat = |u: &str| {
+        stats
+            .iter()
+            .find(|(n, _, _)| n == u)
+            .map(|(_, _, s)| s.clone())
+    };
     let agents = |s: &Option<aggregate::IdentityStats>| -> Vec<AgentCount> {
         s.as_ref()
             .map(|s| {
@@ -522,8 +532,7 @@ pub(crate) fn report(a: &Analysis, agg: &Aggregator, mut errors: Vec<FileError>)
             let hits = if nonresource || !have_manifests {
                 Vec::new()
             } else {
-                a.az
-                    .who_allows(&a.inv, &grants, &e.verb, &e.group, &e.resource, ns, None)
+                a.az.who_allows(&a.inv, &grants, &e.verb, &e.group, &e.resource, ns, None)
             };
             let hits = if hits.is_empty() && have_manifests && !nonresource {
                 // Named grants: any resourceNames rule for it counts as granted.
@@ -536,7 +545,8 @@ pub(crate) fn report(a: &Analysis, agg: &Aggregator, mut errors: Vec<FileError>)
                             .iter()
                             .enumerate()
                             .filter(move |(_, r)| {
-                                g.scope.covers(ns) && rule_grants(&g.scope, r, &e.verb, &e.group, &e.resource)
+                                g.scope.covers(ns)
+                                    && rule_grants(&g.scope, r, &e.verb, &e.group, &e.resource)
                             })
                             .map(move |(ri, _)| (gi, ri))
                     })
@@ -566,7 +576,8 @@ pub(crate) fn report(a: &Analysis, agg: &Aggregator, mut errors: Vec<FileError>)
                     let slot = odd_ns.entry(n.to_string()).or_default();
                     slot.0 += e.counts.allowed + e.counts.denied + e.counts.rejected;
                     if slot.1.len() < 10 {
-                        slot.1.push(format!("{} {}", e.verb, shown(&e.group, &e.resource)));
+                        slot.1
+                            .push(format!("{} {}", e.verb, shown(&e.group, &e.resource)));
                     }
                 }
             }
@@ -710,7 +721,10 @@ fn denied_request(a: &Analysis, id: &Identity, e: &Entry, granted: bool) -> Deni
     let best = needs.first();
     let cluster_scoped = resources::namespaced(&e.group, &e.resource) == Some(false);
     let rule = if nonresource {
-        format!("- nonResourceURLs: [\"{}\"]\n  verbs: [\"{}\"]\n", e.resource, e.verb)
+        format!(
+            "- nonResourceURLs: [\"{}\"]\n  verbs: [\"{}\"]\n",
+            e.resource, e.verb
+        )
     } else {
         format!(
             "- apiGroups: [\"{}\"]\n  resources: [\"{}\"]\n  verbs: [\"{}\"]\n",
@@ -727,7 +741,10 @@ fn denied_request(a: &Analysis, id: &Identity, e: &Entry, granted: bool) -> Deni
         message: e.counts.message.clone(),
         feature: best.map(|b| b.feature.clone()),
         breaks: best.map_or_else(
-            || "not a request the runner makes: a job script or another client used this identity".to_string(),
+            || {
+                "not a request the runner makes: a job script or another client used this identity"
+                    .to_string()
+            },
             |b| b.breaks.clone(),
         ),
         rule,
@@ -742,7 +759,12 @@ fn denied_request(a: &Analysis, id: &Identity, e: &Entry, granted: bool) -> Deni
 }
 
 /// The identity's grants (from the inputs) that were never used, per rule and resource.
-fn unused_permissions(a: &Analysis, id: &Identity, user: &str, mine: &[&Entry]) -> Vec<UnusedPermission> {
+fn unused_permissions(
+    a: &Analysis,
+    id: &Identity,
+    user: &str,
+    mine: &[&Entry],
+) -> Vec<UnusedPermission> {
     let _ = user;
     let mut out = Vec::new();
     for gi in a.az.grants_of(id) {
@@ -820,11 +842,13 @@ fn unused_permissions(a: &Analysis, id: &Identity, user: &str, mine: &[&Entry]) 
                                 if scope_ns.is_some() {
                                     return None;
                                 }
-                                a.model.runners_managed_by(id).find_map(|r| match &r.job_namespaces {
-                                    JobNamespaces::Listed(l) => l.iter().find_map(|n| {
-                                        needed_for(a, id, verb, group, resource, Some(n))
-                                    }),
-                                    JobNamespaces::Any { .. } => None,
+                                a.model.runners_managed_by(id).find_map(|r| {
+                                    match &r.job_namespaces {
+                                        JobNamespaces::Listed(l) => l.iter().find_map(|n| {
+                                            needed_for(a, id, verb, group, resource, Some(n))
+                                        }),
+                                        JobNamespaces::Any { .. } => None,
+                                    }
                                 })
                             })
                         };
@@ -833,17 +857,19 @@ fn unused_permissions(a: &Analysis, id: &Identity, user: &str, mine: &[&Entry]) 
                             None => remove.push(verb.to_string()),
                         }
                     }
-                    let base = |verbs: Vec<String>, action: &str, needed: Option<String>| UnusedPermission {
-                        namespace: scope_ns.unwrap_or("*").to_string(),
-                        api_group: group.clone(),
-                        resource: resource.clone(),
-                        verbs,
-                        resource_names: rule.resource_names.clone(),
-                        via: via.clone(),
-                        path: path.clone(),
-                        line: loc.line,
-                        action: action.to_string(),
-                        needed_for: needed,
+                    let base = |verbs: Vec<String>, action: &str, needed: Option<String>| {
+                        UnusedPermission {
+                            namespace: scope_ns.unwrap_or("*").to_string(),
+                            api_group: group.clone(),
+                            resource: resource.clone(),
+                            verbs,
+                            resource_names: rule.resource_names.clone(),
+                            via: via.clone(),
+                            path: path.clone(),
+                            line: loc.line,
+                            action: action.to_string(),
+                            needed_for: needed,
+                        }
                     };
                     if !remove.is_empty() {
                         remove.sort_by_key(|v| verb_rank(v));
@@ -890,7 +916,8 @@ fn tighten(a: &Analysis, entries: &[Entry], watch: &Watch) -> Vec<TightenedRole>
             continue;
         }
         // (group, resource, resourceNames) -> verb -> (count, why)
-        type Kept = BTreeMap<(String, String, Vec<String>), BTreeMap<String, (u64, Option<String>)>>;
+        type Kept =
+            BTreeMap<(String, String, Vec<String>), BTreeMap<String, (u64, Option<String>)>>;
         let mut kept: Kept = BTreeMap::new();
         let mut notes = Vec::new();
         for &gi in &grants {
@@ -934,10 +961,12 @@ fn tighten(a: &Analysis, entries: &[Entry], watch: &Watch) -> Vec<TightenedRole>
                                 Some(ns) => a.model.needed(id, v, n.group, n.resource, Some(ns)),
                                 None => match &r.job_namespaces {
                                     JobNamespaces::Any { .. } => true,
-                                    JobNamespaces::Listed(l) => n.scope == NeedScope::Cluster
-                                        || l.iter().any(|ns| {
-                                            a.model.needed(id, v, n.group, n.resource, Some(ns))
-                                        }),
+                                    JobNamespaces::Listed(l) => {
+                                        n.scope == NeedScope::Cluster
+                                            || l.iter().any(|ns| {
+                                                a.model.needed(id, v, n.group, n.resource, Some(ns))
+                                            })
+                                    }
                                 },
                             };
                             if needed {
@@ -991,7 +1020,10 @@ fn tighten(a: &Analysis, entries: &[Entry], watch: &Watch) -> Vec<TightenedRole>
         let mut removed = Vec::new();
         for rule in &role.rules {
             if !rule.non_resource_urls.is_empty() {
-                removed.push(format!("nonResourceURLs {}", rule.non_resource_urls.join(", ")));
+                removed.push(format!(
+                    "nonResourceURLs {}",
+                    rule.non_resource_urls.join(", ")
+                ));
                 continue;
             }
             for group in &rule.api_groups {
@@ -1030,7 +1062,7 @@ fn tighten(a: &Analysis, entries: &[Entry], watch: &Watch) -> Vec<TightenedRole>
                 let why: Vec<String> = vs
                     .iter()
                     .map(|(v, (c, f))| match (c, f) {
-                        (0, Some(f)) => format!("{v}: not in the log, needed for {f}"),
+                        (0, Some(f)) => format!("{v}: not in the log, needed: {f}"),
                         (0, None) => format!("{v}: not in the log"),
                         (c, _) => format!("{v}: used {c}×"),
                     })
@@ -1083,7 +1115,10 @@ fn tighten(a: &Analysis, entries: &[Entry], watch: &Watch) -> Vec<TightenedRole>
                 let name = grants
                     .first()
                     .and_then(|&gi| a.az.grants[gi].binding)
-                    .map_or_else(|| "tightened".to_string(), |b| format!("{}-tightened", a.inv.bindings[b].meta.name));
+                    .map_or_else(
+                        || "tightened".to_string(),
+                        |b| format!("{}-tightened", a.inv.bindings[b].meta.name),
+                    );
                 role_manifest(kind, &name, ns.as_deref(), None, &rules_yaml(0))
             }
             Origin::Manifest => role_manifest(
@@ -1109,13 +1144,22 @@ fn tighten(a: &Analysis, entries: &[Entry], watch: &Watch) -> Vec<TightenedRole>
     out
 }
 
-fn role_manifest(kind: &str, name: &str, ns: Option<&str>, role: Option<&Role>, rules: &str) -> String {
+fn role_manifest(
+    kind: &str,
+    name: &str,
+    ns: Option<&str>,
+    role: Option<&Role>,
+    rules: &str,
+) -> String {
     let mut meta = format!("metadata:\n  name: {}\n", json_str(name));
     if let Some(ns) = ns {
         meta.push_str(&format!("  namespace: {}\n", json_str(ns)));
     }
     if let Some(r) = role {
-        for (what, map) in [("labels", &r.meta.labels), ("annotations", &r.meta.annotations)] {
+        for (what, map) in [
+            ("labels", &r.meta.labels),
+            ("annotations", &r.meta.annotations),
+        ] {
             if !map.is_empty() {
                 meta.push_str(&format!("  {what}:\n"));
                 for (k, v) in map {
@@ -1130,8 +1174,7 @@ fn role_manifest(kind: &str, name: &str, ns: Option<&str>, role: Option<&Role>, 
 /// A YAML-safe scalar (JSON strings are YAML).
 fn json_str(s: &str) -> String {
     if !s.is_empty()
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'/'))
         && !s.starts_with(['-', '.'])
     {

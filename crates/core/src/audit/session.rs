@@ -69,11 +69,7 @@ pub fn begin(req: AuditBegin) -> AuditProgress {
         sessions.remove(0);
     }
     let id = NEXT.fetch_add(1, Ordering::Relaxed).max(1);
-    sessions.push(Session {
-        id,
-        analysis,
-        agg,
-    });
+    sessions.push(Session { id, analysis, agg });
     let s = sessions.last();
     progress(id, s.map(|s| &s.agg), Vec::new())
 }
@@ -81,7 +77,11 @@ pub fn begin(req: AuditBegin) -> AuditProgress {
 /// Adds a batch of lines to a session.
 pub fn feed(req: &AuditFeed) -> AuditProgress {
     let Ok(mut sessions) = SESSIONS.lock() else {
-        return progress(req.session, None, vec![err("audit sessions are unavailable")]);
+        return progress(
+            req.session,
+            None,
+            vec![err("audit sessions are unavailable")],
+        );
     };
     match sessions.iter_mut().find(|s| s.id == req.session) {
         Some(s) => {

@@ -206,11 +206,23 @@ pub fn exists(group: &str, resource: &str) -> bool {
 /// Scope of a known resource: `Some(true)` namespaced, `Some(false)` cluster-scoped, `None` unknown
 /// (a custom resource: treated as namespaced, the common case).
 pub fn namespaced(group: &str, resource: &str) -> Option<bool> {
+    // Asked for every rule match of every identity: a binary search over a sorted copy of the
+    // table, not a scan of it (the first entry wins on a repeat, as a scan would).
+    static SORTED: std::sync::OnceLock<Vec<(&str, &str, bool)>> = std::sync::OnceLock::new();
+    let sorted = SORTED.get_or_init(|| {
+        let mut v: Vec<(&str, &str, bool)> = RESOURCES
+            .iter()
+            .map(|(g, r, ns, _)| (*g, *r, *ns))
+            .collect();
+        v.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        v
+    });
     let (base, _) = split(resource);
-    RESOURCES
-        .iter()
-        .find(|(g, r, ..)| *g == group && *r == base)
-        .map(|(_, _, ns, _)| *ns)
+    let at = sorted.partition_point(|(g, r, _)| (*g, *r) < (group, base));
+    sorted
+        .get(at)
+        .filter(|(g, r, _)| *g == group && *r == base)
+        .map(|(_, _, ns)| *ns)
 }
 
 pub fn split(resource: &str) -> (&str, Option<&str>) {

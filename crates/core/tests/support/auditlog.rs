@@ -146,20 +146,50 @@ impl Gen {
     /// logs them with the default stages.
     pub fn request(&mut self, out: &mut String, r: &Req) {
         self.seq += 1;
-        let id = format!("{:08x}-1c2d-4e5f-8a9b-{:012x}", self.seq * 2654435761 % 0xffff_ffff, self.seq);
+        let id = format!(
+            "{:08x}-1c2d-4e5f-8a9b-{:012x}",
+            self.seq * 2654435761 % 0xffff_ffff,
+            self.seq
+        );
         let secs = self.seq / 20;
-        let ts = format!("2026-11-26T{:02}:{:02}:{:02}.{:06}Z", (secs / 3600) % 24, (secs / 60) % 60, secs % 60, (self.seq * 7919) % 1_000_000);
-        let api_version = if r.group.is_empty() { "v1" } else { "v1" };
-        let path_group = if r.group.is_empty() { "/api/v1".to_string() } else { format!("/apis/{}/v1", r.group) };
-        let ns_path = if r.ns.is_empty() { String::new() } else { format!("/namespaces/{}", r.ns) };
-        let name_path = if r.name.is_empty() { String::new() } else { format!("/{}", r.name) };
-        let sub_path = if r.sub.is_empty() { String::new() } else { format!("/{}", r.sub) };
+        let ts = format!(
+            "2026-11-26T{:02}:{:02}:{:02}.{:06}Z",
+            (secs / 3600) % 24,
+            (secs / 60) % 60,
+            secs % 60,
+            (self.seq * 7919) % 1_000_000
+        );
+        let api_version = "v1";
+        let path_group = if r.group.is_empty() {
+            "/api/v1".to_string()
+        } else {
+            format!("/apis/{}/v1", r.group)
+        };
+        let ns_path = if r.ns.is_empty() {
+            String::new()
+        } else {
+            format!("/namespaces/{}", r.ns)
+        };
+        let name_path = if r.name.is_empty() {
+            String::new()
+        } else {
+            format!("/{}", r.name)
+        };
+        let sub_path = if r.sub.is_empty() {
+            String::new()
+        } else {
+            format!("/{}", r.sub)
+        };
         let query = match r.verb {
             "list" => "?limit=500&resourceVersion=0",
             "watch" => "?allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&watch=true",
             _ => "",
         };
-        let uri = format!("{path_group}{ns_path}/{}{name_path}{sub_path}{query}", r.resource).replace('&', "\\u0026");
+        let uri = format!(
+            "{path_group}{ns_path}/{}{name_path}{sub_path}{query}",
+            r.resource
+        )
+        .replace('&', "\\u0026");
         let mut object = format!("\"resource\":\"{}\"", r.resource);
         if !r.ns.is_empty() {
             object.push_str(&format!(",\"namespace\":\"{}\"", r.ns));
@@ -191,23 +221,42 @@ impl Gen {
             self.seq % 250 + 2,
             esc(r.agent)
         );
-        let received = format!("{},\"requestReceivedTimestamp\":\"{ts}\",\"stageTimestamp\":\"{ts}\"}}\n", head.replace("STAGE", "RequestReceived"));
+        let received = format!(
+            "{},\"requestReceivedTimestamp\":\"{ts}\",\"stageTimestamp\":\"{ts}\"}}\n",
+            head.replace("STAGE", "RequestReceived")
+        );
         out.push_str(&received);
         let status = if r.code == 403 {
-            let what = if r.name.is_empty() { r.resource.to_string() } else { format!("{} \\\"{}\\\"", r.resource, r.name) };
-            let full = if r.sub.is_empty() { r.resource.to_string() } else { format!("{}/{}", r.resource, r.sub) };
-            let scope = if r.ns.is_empty() { " at the cluster scope".to_string() } else { format!(" in the namespace \\\"{}\\\"", r.ns) };
+            let what = if r.name.is_empty() {
+                r.resource.to_string()
+            } else {
+                format!("{} \\\"{}\\\"", r.resource, r.name)
+            };
+            let full = if r.sub.is_empty() {
+                r.resource.to_string()
+            } else {
+                format!("{}/{}", r.resource, r.sub)
+            };
+            let scope = if r.ns.is_empty() {
+                " at the cluster scope".to_string()
+            } else {
+                format!(" in the namespace \\\"{}\\\"", r.ns)
+            };
             format!(
                 "{{\"metadata\":{{}},\"status\":\"Failure\",\"message\":\"{what} is forbidden: User \\\"{}\\\" cannot {} resource \\\"{full}\\\" in API group \\\"{}\\\"{scope}\",\"reason\":\"Forbidden\",\"details\":{{\"kind\":\"{}\"}},\"code\":403}}",
                 r.user, r.verb, r.group, r.resource
             )
         } else if r.code >= 400 {
-            format!("{{\"metadata\":{{}},\"status\":\"Failure\",\"code\":{}}}", r.code)
+            format!(
+                "{{\"metadata\":{{}},\"status\":\"Failure\",\"code\":{}}}",
+                r.code
+            )
         } else {
             format!("{{\"metadata\":{{}},\"code\":{}}}", r.code)
         };
         let decision = if r.code == 403 {
-            "\"authorization.k8s.io/decision\":\"forbid\",\"authorization.k8s.io/reason\":\"\"".to_string()
+            "\"authorization.k8s.io/decision\":\"forbid\",\"authorization.k8s.io/reason\":\"\""
+                .to_string()
         } else {
             format!("\"authorization.k8s.io/decision\":\"allow\",\"authorization.k8s.io/reason\":\"RBAC: allowed by RoleBinding \\\"gitlab-runner/{}\\\" of Role \\\"gitlab-runner\\\" to ServiceAccount \\\"gitlab-runner/gitlab-runner\\\"\"", r.ns)
         };
@@ -226,9 +275,24 @@ impl Gen {
     pub fn job(&mut self, out: &mut String, n: usize) {
         let pod = format!("runner-abc123-project-42-concurrent-{}-{:08x}", n % 4, n);
         let secret = format!("runner-abc123-project-42-concurrent-{}-{:05x}", n % 4, n);
-        let r = |verb, resource, sub, name| Req { verb, resource, sub, name, ..Req::default() };
+        let r = |verb, resource, sub, name| Req {
+            verb,
+            resource,
+            sub,
+            name,
+            ..Req::default()
+        };
         self.request(out, &r("create", "secrets", "", ""));
-        self.request(out, &Req { verb: "create", resource: "pods", name: &pod, code: 201, ..Req::default() });
+        self.request(
+            out,
+            &Req {
+                verb: "create",
+                resource: "pods",
+                name: &pod,
+                code: 201,
+                ..Req::default()
+            },
+        );
         for _ in 0..3 {
             self.request(out, &r("get", "pods", "", &pod));
         }
@@ -245,11 +309,56 @@ impl Gen {
     pub fn noise(&mut self, out: &mut String, n: usize) {
         let node = format!("node-{}", n % 7);
         let kubelet = format!("system:node:{node}");
-        self.request(out, &Req { user: &kubelet, verb: "get", resource: "nodes", ns: "", name: &node, agent: "kubelet/v1.34.1 (linux/amd64) kubernetes/93248f9", ..Req::default() });
-        self.request(out, &Req { user: &kubelet, verb: "patch", resource: "pods", sub: "status", ns: "web", name: "frontend-6d4cf56db6-p9x8z", agent: "kubelet/v1.34.1 (linux/amd64) kubernetes/93248f9", ..Req::default() });
+        self.request(
+            out,
+            &Req {
+                user: &kubelet,
+                verb: "get",
+                resource: "nodes",
+                ns: "",
+                name: &node,
+                agent: "kubelet/v1.34.1 (linux/amd64) kubernetes/93248f9",
+                ..Req::default()
+            },
+        );
+        self.request(
+            out,
+            &Req {
+                user: &kubelet,
+                verb: "patch",
+                resource: "pods",
+                sub: "status",
+                ns: "web",
+                name: "frontend-6d4cf56db6-p9x8z",
+                agent: "kubelet/v1.34.1 (linux/amd64) kubernetes/93248f9",
+                ..Req::default()
+            },
+        );
         self.request(out, &Req { user: "system:serviceaccount:kube-system:replicaset-controller", verb: "update", group: "apps", resource: "replicasets", sub: "status", ns: "web", name: "frontend-6d4cf56db6", agent: "kube-controller-manager/v1.34.1 (linux/amd64) kubernetes/93248f9/system:serviceaccount:kube-system:replicaset-controller", ..Req::default() });
-        self.request(out, &Req { user: "system:kube-scheduler", verb: "watch", group: "", resource: "pods", ns: "", agent: "kube-scheduler/v1.34.1 (linux/amd64) kubernetes/93248f9/scheduler", ..Req::default() });
-        self.request(out, &Req { user: "alice@example.com", verb: "list", group: "apps", resource: "deployments", ns: "web", agent: "kubectl/v1.34.1 (darwin/arm64) kubernetes/93248f9", ..Req::default() });
+        self.request(
+            out,
+            &Req {
+                user: "system:kube-scheduler",
+                verb: "watch",
+                group: "",
+                resource: "pods",
+                ns: "",
+                agent: "kube-scheduler/v1.34.1 (linux/amd64) kubernetes/93248f9/scheduler",
+                ..Req::default()
+            },
+        );
+        self.request(
+            out,
+            &Req {
+                user: "alice@example.com",
+                verb: "list",
+                group: "apps",
+                resource: "deployments",
+                ns: "web",
+                agent: "kubectl/v1.34.1 (darwin/arm64) kubernetes/93248f9",
+                ..Req::default()
+            },
+        );
     }
 }
 
@@ -259,9 +368,31 @@ pub fn scenario(jobs: usize, noise: usize) -> String {
     let mut g = Gen::new();
     let mut out = String::new();
     // The informer (17.9+) and the access review before it.
-    g.request(&mut out, &Req { verb: "create", group: "authorization.k8s.io", resource: "selfsubjectaccessreviews", ns: "", code: 201, ..Req::default() });
-    g.request(&mut out, &Req { verb: "list", ..Req::default() });
-    g.request(&mut out, &Req { verb: "watch", ..Req::default() });
+    g.request(
+        &mut out,
+        &Req {
+            verb: "create",
+            group: "authorization.k8s.io",
+            resource: "selfsubjectaccessreviews",
+            ns: "",
+            code: 201,
+            ..Req::default()
+        },
+    );
+    g.request(
+        &mut out,
+        &Req {
+            verb: "list",
+            ..Req::default()
+        },
+    );
+    g.request(
+        &mut out,
+        &Req {
+            verb: "watch",
+            ..Req::default()
+        },
+    );
     for i in 0..jobs {
         g.job(&mut out, i);
         for k in 0..noise {
@@ -270,15 +401,56 @@ pub fn scenario(jobs: usize, noise: usize) -> String {
     }
     // Denied: the runner lacks pods/log (FF_KUBERNETES_HONOR_ENTRYPOINT on in the real runner).
     for _ in 0..3 {
-        g.request(&mut out, &Req { verb: "get", resource: "pods", sub: "log", name: "runner-abc123-project-42-concurrent-0-00000000", code: 403, ..Req::default() });
+        g.request(
+            &mut out,
+            &Req {
+                verb: "get",
+                resource: "pods",
+                sub: "log",
+                name: "runner-abc123-project-42-concurrent-0-00000000",
+                code: 403,
+                ..Req::default()
+            },
+        );
     }
     // Unexpected namespace: the runner's token used in kube-system, by kubectl.
-    g.request(&mut out, &Req { verb: "list", resource: "secrets", ns: "kube-system", code: 403, agent: "kubectl/v1.34.1 (linux/amd64) kubernetes/93248f9", ..Req::default() });
+    g.request(
+        &mut out,
+        &Req {
+            verb: "list",
+            resource: "secrets",
+            ns: "kube-system",
+            code: 403,
+            agent: "kubectl/v1.34.1 (linux/amd64) kubernetes/93248f9",
+            ..Req::default()
+        },
+    );
     // The job identity called the API (a job script with kubectl): denied.
-    g.request(&mut out, &Req { user: JOB, verb: "list", resource: "configmaps", agent: "kubectl/v1.34.1 (linux/amd64) kubernetes/93248f9", code: 403, ..Req::default() });
+    g.request(
+        &mut out,
+        &Req {
+            user: JOB,
+            verb: "list",
+            resource: "configmaps",
+            agent: "kubectl/v1.34.1 (linux/amd64) kubernetes/93248f9",
+            code: 403,
+            ..Req::default()
+        },
+    );
     // An unexpected identity in the job namespace: job pods that kept the default token.
     for _ in 0..2 {
-        g.request(&mut out, &Req { user: "system:serviceaccount:ci:default", verb: "get", resource: "secrets", name: "deploy-key", agent: "curl/8.5.0", code: 403, ..Req::default() });
+        g.request(
+            &mut out,
+            &Req {
+                user: "system:serviceaccount:ci:default",
+                verb: "get",
+                resource: "secrets",
+                name: "deploy-key",
+                agent: "curl/8.5.0",
+                code: 403,
+                ..Req::default()
+            },
+        );
     }
     // An unauthenticated request (an expired token).
     out.push_str("{\"kind\":\"Event\",\"apiVersion\":\"audit.k8s.io/v1\",\"level\":\"Metadata\",\"auditID\":\"0f0f0f0f-0000-4000-8000-000000000401\",\"stage\":\"ResponseStarted\",\"requestURI\":\"/api/v1/namespaces/ci/pods\",\"verb\":\"list\",\"user\":{},\"sourceIPs\":[\"10.42.1.9\"],\"userAgent\":\"gitlab-runner/v19.3.0\",\"responseStatus\":{\"metadata\":{},\"status\":\"Failure\",\"message\":\"Unauthorized\",\"reason\":\"Unauthorized\",\"code\":401},\"requestReceivedTimestamp\":\"2026-11-26T10:00:00.000000Z\",\"stageTimestamp\":\"2026-11-26T10:00:00.000000Z\"}\n");

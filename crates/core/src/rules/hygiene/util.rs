@@ -280,7 +280,9 @@ fn looks_like_key(item: &str) -> bool {
 /// 1-based column of `needle` in `line` when it stands alone (not part of a longer word), and
 /// not inside a `#` comment.
 fn token_col(line: &str, needle: &str) -> Option<u32> {
-    if line.trim_start().starts_with('#') {
+    // An empty needle (a missing `roleRef.kind`, say) matches everywhere without advancing:
+    // the search below would never end.
+    if needle.is_empty() || line.trim_start().starts_with('#') {
         return None;
     }
     let code = line.split(" #").next().unwrap_or(line);
