@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 WASM_TARGET := wasm32-unknown-unknown
 
-.PHONY: all build demo test toolchain test-rust lint wasm-check corpus test-component bench-cli web serve-web test-web
+.PHONY: all build demo test toolchain test-rust lint wasm-check corpus test-component bench-cli web serve-web test-web fuzz fuzz-smoke bench bench-audit bench-peers
 
 all: build
 
@@ -42,6 +42,30 @@ serve-web: web
 test-web: build
 	RBAC_GATE_BIN=$(CURDIR)/target/release/rbac-gate bash web/tests/run.sh
 
+## cargo-fuzz (nightly) on the YAML and TOML front ends, the config file and `check` as a whole:
+## 10 minutes per target (FUZZ_SECONDS to change, FUZZ_PARALLEL=2 for two at a time).
+fuzz:
+	bash fuzz/run.sh $${FUZZ_SECONDS:-600}
+
+## A few seconds of each fuzz target; skips cleanly where no nightly toolchain exists.
+fuzz-smoke:
+	bash fuzz/smoke.sh
+
+## `rbac-gate audit` throughput and peak memory on a generated 1 GiB audit log (written to
+## target/bench-audit/, never committed). Figures, not pass/fail.
+bench-audit: build
+	python3 crates/cli/bench/audit_bench.py target/release/rbac-gate 1G
+
+## Installs the peer tools `make bench` compares with (Checkov, pinned, in a venv), if missing.
+bench-peers:
+	bash bench/peers.sh
+
+## Synthetic cluster dumps of 1,000, 10,000 and 100,000 RBAC objects: native core, the CLI
+## through wasmtime (cold and warm module cache), the playground build under Node, and Checkov
+## where `make bench-peers` installed it. Writes bench/results.md.
+bench: build bench-cli bench-audit
+	python3 bench/run.py
+
 ## The core must stay pure and portable: it builds for wasm32 in every `make test`.
 wasm-check: toolchain
 	$(CARGO) build -p rbac-gate-core --target $(WASM_TARGET) --profile wasm
@@ -57,7 +81,7 @@ test-rust: toolchain
 corpus:
 	$(CARGO) test -p rbac-gate-core --test corpus -- --nocapture
 
-test: toolchain lint wasm-check test-rust test-component test-web
+test: toolchain lint wasm-check test-rust test-component test-web fuzz-smoke
 	@echo "make test: all suites passed"
 
 ## wasmtime vs native core on a generated 10,000-object dump, and cold start with and

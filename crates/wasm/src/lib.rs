@@ -124,4 +124,3 @@ pub fn render(format: &str, report: &str, sources: &str) -> Result<String, JsErr
         },
     ))
 }
-
