@@ -339,6 +339,16 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// The canonical path a `--report` file has or will have (its directory may not exist yet).
+fn canonical_target(cwd: &std::path::Path, file: &std::path::Path) -> Option<std::path::PathBuf> {
+    let file = cwd.join(file);
+    if let Ok(p) = std::fs::canonicalize(&file) {
+        return Some(p);
+    }
+    let dir = std::fs::canonicalize(file.parent()?).ok()?;
+    Some(dir.join(file.file_name()?))
+}
+
 fn check(args: &CheckArgs, evaluator: &Evaluator, timings: bool) -> Result<i32, String> {
     let start = Instant::now();
     let cwd =
@@ -352,7 +362,12 @@ fn check(args: &CheckArgs, evaluator: &Evaluator, timings: bool) -> Result<i32, 
             excludes: args.exclude.clone(),
             stdin_path: args.stdin_path.clone(),
             max_file_size: args.max_file_mb.saturating_mul(1024 * 1024),
-            skip: config_path.into_iter().collect(),
+            // The gate's own outputs are never inputs: a Code Quality report left by the
+            // previous run would otherwise be read as a (skipped) JSON document.
+            skip: config_path
+                .into_iter()
+                .chain(args.report.iter().filter_map(|(_, f)| canonical_target(&cwd, f)))
+                .collect(),
             cwd: cwd.clone(),
         },
     )?;
@@ -428,7 +443,11 @@ fn check(args: &CheckArgs, evaluator: &Evaluator, timings: bool) -> Result<i32, 
     let mut exit = report.exit_code();
     for (format, file) in &args.report {
         let text = render::render(*format, &context(false));
-        if let Err(e) = std::fs::write(file, text) {
+        let written = match file.parent().filter(|p| !p.as_os_str().is_empty()) {
+            Some(dir) => std::fs::create_dir_all(dir).and_then(|()| std::fs::write(file, text)),
+            None => std::fs::write(file, text),
+        };
+        if let Err(e) = written {
             eprintln!(
                 "rbac-gate: error: cannot write the {} report to {}: {e}",
                 format.name(),

@@ -516,3 +516,31 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
     use sha2::Digest;
     sha2::Sha256::digest(bytes).into()
 }
+
+#[test]
+fn report_files_are_never_inputs_and_their_directories_are_created() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::copy(
+        common::workspace().join("examples/cluster-admin/rbac.yaml"),
+        dir.path().join("rbac.yaml"),
+    )
+    .expect("copy");
+    let args = [
+        "check",
+        ".",
+        "--format",
+        "json",
+        "--report",
+        "codequality=gl-code-quality-report.json",
+        "--report",
+        "junit=reports/junit.xml",
+    ];
+    for run in 0..2 {
+        let out = output(command(&args).current_dir(dir.path()));
+        assert_eq!(out.code, 1, "run {run}: {}", out.stderr);
+        let report: serde_json::Value = serde_json::from_str(&out.stdout).expect("json report");
+        // The second run finds last run's Code Quality file in the tree; it is not an input.
+        assert_eq!(report["counts"]["files"], 1, "run {run}: {}", report["counts"]);
+        assert!(dir.path().join("reports/junit.xml").is_file());
+    }
+}
