@@ -177,23 +177,7 @@ mod tests {
 
     fn setup(kube: &str, role_rules: &str, annotations: &str) -> String {
         format!(
-            "apiVersion: v1
-kind: ConfigMap
-metadata: {{name: runner-config, namespace: ci}}
-data:
-  config.toml: |
-    [[runners]]
-      [runners.kubernetes]
-{kube}---
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: gitlab-runner, namespace: ci}}
-spec:
-  template:
-    spec:
-      serviceAccountName: gitlab-runner
-      containers: [{{name: runner, image: gitlab/gitlab-runner:v19.3.0}}]
----
+            "{}---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
 metadata: {{name: gitlab-runner}}
@@ -205,7 +189,8 @@ metadata:
   name: gitlab-runner
 {annotations}roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: gitlab-runner}}
 subjects: [{{kind: ServiceAccount, name: gitlab-runner, namespace: ci}}]
-"
+",
+            super::util::fixture::runner(kube)
         )
     }
 
@@ -226,7 +211,7 @@ subjects: [{{kind: ServiceAccount, name: gitlab-runner, namespace: ci}}]
             "{}",
             found[0].help
         );
-        assert_eq!(found[0].line, 26);
+        assert_eq!(found[0].line, 27);
     }
 
     #[test]

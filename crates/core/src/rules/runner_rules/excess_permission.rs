@@ -168,23 +168,7 @@ mod tests {
 
     fn setup(rules: &str, kube: &str) -> String {
         format!(
-            "apiVersion: v1
-kind: ConfigMap
-metadata: {{name: runner-config, namespace: ci}}
-data:
-  config.toml: |
-    [[runners]]
-      [runners.kubernetes]
-{kube}---
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: gitlab-runner, namespace: ci}}
-spec:
-  template:
-    spec:
-      serviceAccountName: gitlab-runner
-      containers: [{{name: runner, image: gitlab/gitlab-runner:v19.3.0}}]
----
+            "{}---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
 metadata: {{name: gitlab-runner, namespace: ci}}
@@ -195,7 +179,8 @@ kind: RoleBinding
 metadata: {{name: gitlab-runner, namespace: ci}}
 roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: gitlab-runner}}
 subjects: [{{kind: ServiceAccount, name: gitlab-runner, namespace: ci}}]
-"
+",
+            super::util::fixture::runner(kube)
         )
     }
 
@@ -240,7 +225,7 @@ subjects: [{{kind: ServiceAccount, name: gitlab-runner, namespace: ci}}]
             f.help
         );
         assert!(!f.help.contains("configmaps"), "{}", f.help);
-        assert_eq!(f.line, 34);
+        assert_eq!(f.line, 35);
     }
 
     #[test]

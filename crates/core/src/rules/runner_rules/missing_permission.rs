@@ -362,26 +362,7 @@ subjects: [{{kind: ServiceAccount, name: gitlab-runner, namespace: ci}}]
 ";
 
     fn config(kube: &str) -> String {
-        format!(
-            "apiVersion: v1
-kind: ConfigMap
-metadata: {{name: runner-config, namespace: ci}}
-data:
-  config.toml: |
-    [[runners]]
-      [runners.kubernetes]
-{kube}---
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: gitlab-runner, namespace: ci}}
-spec:
-  template:
-    spec:
-      serviceAccountName: gitlab-runner
-      containers: [{{name: runner, image: gitlab/gitlab-runner:v19.3.0}}]
----
-"
-        )
+        format!("{}---\n", super::util::fixture::runner(kube))
     }
 
     #[test]
