@@ -366,7 +366,11 @@ fn check(args: &CheckArgs, evaluator: &Evaluator, timings: bool) -> Result<i32, 
             // previous run would otherwise be read as a (skipped) JSON document.
             skip: config_path
                 .into_iter()
-                .chain(args.report.iter().filter_map(|(_, f)| canonical_target(&cwd, f)))
+                .chain(
+                    args.report
+                        .iter()
+                        .filter_map(|(_, f)| canonical_target(&cwd, f)),
+                )
                 .collect(),
             cwd: cwd.clone(),
         },

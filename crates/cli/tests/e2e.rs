@@ -540,7 +540,11 @@ fn report_files_are_never_inputs_and_their_directories_are_created() {
         assert_eq!(out.code, 1, "run {run}: {}", out.stderr);
         let report: serde_json::Value = serde_json::from_str(&out.stdout).expect("json report");
         // The second run finds last run's Code Quality file in the tree; it is not an input.
-        assert_eq!(report["counts"]["files"], 1, "run {run}: {}", report["counts"]);
+        assert_eq!(
+            report["counts"]["files"], 1,
+            "run {run}: {}",
+            report["counts"]
+        );
         assert!(dir.path().join("reports/junit.xml").is_file());
     }
 }
