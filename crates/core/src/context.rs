@@ -21,7 +21,12 @@ pub struct Ctx<'a> {
     /// The escalation analysis, shared by its rule and the identity report (it is the most
     /// expensive step; computing it twice doubled the time on a large dump).
     escalations: std::cell::OnceCell<Vec<crate::rules::privilege::escalation_path::Path>>,
+    /// Answers of `Site::scopes_where`, which depend on the subject only.
+    scopes: std::cell::RefCell<ScopesCache>,
 }
+
+type ScopesCache =
+    std::collections::BTreeMap<crate::rules::privilege::caps::ScopesKey, Vec<Option<String>>>;
 
 /// A finding under construction; `emit` fills in the path and the fingerprint.
 pub struct Draft {
@@ -89,7 +94,12 @@ impl<'a> Ctx<'a> {
             settings,
             line_starts,
             escalations: std::cell::OnceCell::new(),
+            scopes: std::cell::RefCell::new(ScopesCache::new()),
         }
+    }
+
+    pub(crate) fn scopes_cache(&self) -> &std::cell::RefCell<ScopesCache> {
+        &self.scopes
     }
 
     /// The escalation paths, computed on first use.

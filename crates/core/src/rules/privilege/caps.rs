@@ -300,6 +300,21 @@ impl Site<'_> {
         resource: &str,
         with_names: bool,
     ) -> Vec<Option<String>> {
+        // The answer depends on the subject only, not on the site asking: it is remembered,
+        // since every rule of a subject with many grants asks it again (quadratic in the
+        // grants of a group bound in many namespaces).
+        let key = ScopesKey {
+            who: match &self.who {
+                Who::Id(id) => Some(id.clone()),
+                Who::Unbound => None,
+            },
+            gi: matches!(self.who, Who::Unbound).then_some(self.gi),
+            query: [verb, group, resource].map(str::to_string),
+            with_names,
+        };
+        if let Some(hit) = ctx.scopes_cache().borrow().get(&key) {
+            return hit.clone();
+        }
         let mut out: Vec<Option<String>> = Vec::new();
         for gi in self.grants(ctx) {
             let g = &ctx.authz.grants[gi];
@@ -318,8 +333,19 @@ impl Site<'_> {
                 out.push(ns);
             }
         }
+        ctx.scopes_cache().borrow_mut().insert(key, out.clone());
         out
     }
+}
+
+/// What [`Site::scopes_where`] was asked: the subject (or, for an unbound role, its grant) and
+/// the request.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ScopesKey {
+    who: Option<Identity>,
+    gi: Option<usize>,
+    query: [String; 3],
+    with_names: bool,
 }
 
 /// The subjects a grant reaches, without repeats; an unbound role stands for itself.
