@@ -247,9 +247,9 @@ impl Policy {
         })
     }
 
-    fn evaluate_here(&self, request: &str) -> Result<Evaluation, PolicyError> {
-        let start = Instant::now();
-        let memory_limit = self.limits.memory_for(request.len());
+    /// A fresh store with every limit of this policy: memory cap (trapping on failed growth),
+    /// one instance, bounded tables, and a full fuel budget.
+    fn new_store(&self, memory_limit: u64) -> Result<Store<Limiter>, PolicyError> {
         let mut store = Store::new(
             &self.engine,
             Limiter {
@@ -268,6 +268,13 @@ impl Policy {
         store
             .set_fuel(self.limits.fuel)
             .map_err(|e| PolicyError::Load(format!("cannot set fuel: {e}")))?;
+        Ok(store)
+    }
+
+    fn evaluate_here(&self, request: &str) -> Result<Evaluation, PolicyError> {
+        let start = Instant::now();
+        let memory_limit = self.limits.memory_for(request.len());
+        let mut store = self.new_store(memory_limit)?;
 
         let ticker = Ticker::start(&self.engine, self.limits.timeout)?;
         store.set_epoch_deadline(ticker.deadline_ticks);

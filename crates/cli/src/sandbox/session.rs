@@ -8,7 +8,7 @@
 //! A trap ends the session: the instance is not trusted afterwards.
 
 use super::{typed, Limiter, Policy, PolicyError, Ticker, MIB};
-use wasmtime::{Instance, Memory, Store, StoreLimitsBuilder, TypedFunc};
+use wasmtime::{Instance, Memory, Store, TypedFunc};
 
 /// A live instance of the policy module.
 pub struct Session<'p> {
@@ -57,24 +57,7 @@ impl Policy {
 impl<'p> Session<'p> {
     fn start(policy: &'p Policy, max_request: usize) -> Result<Session<'p>, PolicyError> {
         let memory_limit = policy.limits.memory_for(max_request);
-        let mut store = Store::new(
-            &policy.engine,
-            Limiter {
-                inner: StoreLimitsBuilder::new()
-                    .memory_size(usize::try_from(memory_limit).unwrap_or(usize::MAX))
-                    .memories(1)
-                    .tables(4)
-                    .table_elements(1_000_000)
-                    .instances(1)
-                    .trap_on_grow_failure(true)
-                    .build(),
-                hit: false,
-            },
-        );
-        store.limiter(|state| state);
-        store
-            .set_fuel(policy.limits.fuel)
-            .map_err(|e| PolicyError::Load(format!("cannot set fuel: {e}")))?;
+        let mut store = policy.new_store(memory_limit)?;
         let ticker = Ticker::start(&policy.engine, policy.limits.timeout)?;
         store.set_epoch_deadline(ticker.deadline_ticks);
         let instance = Instance::new(&mut store, &policy.module, &[])
