@@ -37,7 +37,11 @@ export class CoreClient {
       this.rejectReady(new Error(message));
       this.failAll(message);
     };
-    for (const msg of early) this.receive(msg);
+    // Delivered after the constructor returns: the page's onReady handler reads the client
+    // (`core.info`), which is not assigned yet while the constructor runs. The bundler turns the
+    // page's top-level `const core` into a `var`, so reading it early gives `undefined`, not a
+    // TDZ error, and the whole page script would stop there.
+    if (early.length) queueMicrotask(() => early.forEach((msg) => this.receive(msg)));
   }
 
   restart(reason) {

@@ -7,7 +7,7 @@ use super::{JobNamespaces, Need, NeedScope, Runner, RunnerModel};
 use crate::authz::{Authz, Identity};
 use crate::model::{Inventory, Loc, Origin, RunnerConfigSource, SubjectKind};
 use crate::settings::Settings;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A manager identity and how it was found.
 #[derive(Debug, Clone)]
@@ -69,6 +69,30 @@ struct Builder<'a> {
     /// Per runner config: whether it (or a config of the same ConfigMap, as the chart splits
     /// `config.toml` and `config.template.toml`) has a `[session_server]`.
     sessions: Vec<bool>,
+    /// ServiceAccounts named for jobs (`*job*`), by namespace: asked once per runner, so it is
+    /// collected once (a scan per runner made dumps with thousands of runners quadratic).
+    job_named: BTreeMap<String, BTreeSet<Identity>>,
+}
+
+/// ServiceAccounts (declared, or named by a binding) whose name contains `job`, by namespace.
+fn job_named_accounts(inv: &Inventory, authz: &Authz) -> BTreeMap<String, BTreeSet<Identity>> {
+    let mut out: BTreeMap<String, BTreeSet<Identity>> = BTreeMap::new();
+    for sa in &inv.service_accounts {
+        if sa.meta.name.contains("job") {
+            let ns = sa.meta.namespace.as_deref().unwrap_or("default");
+            out.entry(ns.to_string())
+                .or_default()
+                .insert(Identity::sa(ns, &sa.meta.name));
+        }
+    }
+    for id in &authz.identities {
+        if let Identity::ServiceAccount { name, namespace } = id {
+            if name.contains("job") {
+                out.entry(namespace.clone()).or_default().insert(id.clone());
+            }
+        }
+    }
+    out
 }
 
 impl<'a> Builder<'a> {
@@ -267,6 +291,8 @@ fn runner_like_role(role: &crate::model::Role) -> bool {
 /// for the runner. Names saying `job` are the job identity, not the manager, when others exist.
 fn heuristic_identities(inv: &Inventory, az: &Authz) -> Vec<(Identity, Loc)> {
     let mut found: Vec<(Identity, Loc)> = Vec::new();
+    // First binding wins; the set keeps dumps with thousands of bound accounts linear.
+    let mut seen: std::collections::HashSet<&Identity> = std::collections::HashSet::new();
     for g in &az.grants {
         let Some(bi) = g.binding else { continue };
         let b = &inv.bindings[bi];
@@ -280,10 +306,7 @@ fn heuristic_identities(inv: &Inventory, az: &Authz) -> Vec<(Identity, Loc)> {
                 continue;
             };
             let is_sa = s.kind == SubjectKind::ServiceAccount || s.kind == SubjectKind::User;
-            if is_sa
-                && (role_like || name.contains("runner"))
-                && !found.iter().any(|(i, _)| i == id)
-            {
+            if is_sa && (role_like || name.contains("runner")) && seen.insert(id) {
                 found.push((id.clone(), s.loc));
             }
         }
@@ -502,25 +525,17 @@ impl Builder<'_> {
     /// Without a config, a ServiceAccount named for jobs (`*job*`) in a job namespace is the
     /// job identity when there is exactly one; otherwise the namespace's `default`.
     fn job_identity_by_name(&self, namespaces: &JobNamespaces, base: &str) -> Option<Identity> {
-        let in_scope = |ns: &str| match namespaces {
-            JobNamespaces::Listed(l) => l.iter().any(|n| n == ns),
-            JobNamespaces::Any { .. } => true,
-        };
-        let mut named: BTreeSet<Identity> = BTreeSet::new();
-        for sa in &self.inv.service_accounts {
-            let ns = sa.meta.namespace.as_deref().unwrap_or("default");
-            if sa.meta.name.contains("job") && in_scope(ns) {
-                named.insert(Identity::sa(ns, &sa.meta.name));
+        let mut named: BTreeSet<&Identity> = BTreeSet::new();
+        match namespaces {
+            JobNamespaces::Listed(l) => {
+                for ns in l {
+                    named.extend(self.job_named.get(ns).into_iter().flatten());
+                }
             }
-        }
-        for id in &self.authz.identities {
-            if matches!(id, Identity::ServiceAccount { name, namespace } if name.contains("job") && in_scope(namespace))
-            {
-                named.insert(id.clone());
-            }
+            JobNamespaces::Any { .. } => named.extend(self.job_named.values().flatten()),
         }
         if named.len() == 1 {
-            return named.into_iter().next();
+            return named.into_iter().next().cloned();
         }
         Some(Identity::sa(base, "default"))
     }
@@ -604,6 +619,7 @@ pub fn build(inv: &Inventory, authz: &Authz, settings: &Settings) -> RunnerModel
         claimed: BTreeSet::new(),
         heuristic: None,
         sessions,
+        job_named: job_named_accounts(inv, authz),
     };
     let mut model = RunnerModel::default();
     for (ci, cfg) in parsed.into_iter().enumerate() {
@@ -736,6 +752,7 @@ pub fn build(inv: &Inventory, authz: &Authz, settings: &Settings) -> RunnerModel
             model.runners.push(r);
         }
     }
+    model.index();
     model
 }
 
@@ -831,6 +848,66 @@ mod tests {
 
     fn default_settings() -> Settings {
         crate::settings::load(&Options::default()).0
+    }
+
+    #[test]
+    fn the_identity_index_answers_as_a_scan_does() {
+        // Three runner managers found from their RBAC (one per binding), each with a job
+        // identity named for jobs; plus accounts that are neither.
+        let mut yaml = String::new();
+        for i in 0..3 {
+            yaml.push_str(&format!(
+                "---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: runner-{i}, namespace: ci-{i}}}
+rules:
+- apiGroups: [\"\"]
+  resources: [pods, pods/exec]
+  verbs: [create, get]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: runner-{i}, namespace: ci-{i}}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: runner-{i}}}
+subjects: [{{kind: ServiceAccount, name: sa-{i}, namespace: ci-{i}}}]
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: build-job-{i}, namespace: ci-{i}}}
+"
+            ));
+        }
+        let (_, _, m) = model(&[("rbac.yaml", &yaml)], &default_settings());
+        assert_eq!(m.runners.len(), 3, "{:#?}", m.runners);
+        let mut scan = m.clone();
+        scan.index = crate::runner::RunnerIndex::default();
+        assert!(m.indexed() && !scan.indexed());
+        let mut asked: Vec<Identity> = vec![Identity::sa("ci-0", "default")];
+        for r in &m.runners {
+            asked.extend(r.manager.clone());
+            asked.extend(r.jobs.clone());
+        }
+        for id in &asked {
+            assert_eq!(m.is_manager(id), scan.is_manager(id), "{id:?}");
+            assert_eq!(m.is_job(id), scan.is_job(id), "{id:?}");
+            let names = |model: &RunnerModel| {
+                model
+                    .runners_managed_by(id)
+                    .map(|r| r.name.clone())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(names(&m), names(&scan), "{id:?}");
+        }
+        assert!(
+            m.is_job(&Identity::sa("ci-1", "build-job-1")),
+            "job named per namespace"
+        );
+        assert!(m.is_manager(&Identity::sa("ci-2", "sa-2")));
+        // A change after the index was built falls back to the scan.
+        let mut changed = m.clone();
+        changed.runners.truncate(1);
+        assert!(!changed.is_manager(&Identity::sa("ci-2", "sa-2")));
     }
 
     #[test]

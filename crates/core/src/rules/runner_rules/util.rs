@@ -8,10 +8,12 @@ use std::collections::BTreeMap;
 
 /// Every distinct runner manager identity, in model order.
 pub fn managers<'a>(ctx: &'a Ctx) -> Vec<&'a Identity> {
+    // In runner order; the set keeps a dump with thousands of runners linear.
+    let mut seen: std::collections::HashSet<&Identity> = std::collections::HashSet::new();
     let mut out: Vec<&Identity> = Vec::new();
     for r in &ctx.runner.runners {
         if let Some(m) = &r.manager {
-            if !out.contains(&m) {
+            if seen.insert(m) {
                 out.push(m);
             }
         }
