@@ -34,6 +34,8 @@ CHECKOV_VERSION = "3.3.30"  # bench/peers.sh installs this one
 SMALL = os.path.join(ROOT, "tests", "cli", "fixtures", "safe-role.yaml")
 NODE_SCRIPT = os.path.join(HERE, "node_check.mjs")
 PKG = os.path.join(ROOT, "web", "pkg", "rbac_gate_wasm.js")
+JSON_NATIVE = "native core, --format json"
+JSON_WARM = "CLI, wasmtime, warm cache, --format json"
 
 
 def machine():
@@ -134,12 +136,18 @@ def main():
         runs = args.runs if n <= 10_000 else 1
         for style, path in files.items():
             mb = os.path.getsize(path) / 1e6
-            check = [binary, "check", path, "--format", "json"]
+            # The gate's path: the Code Quality report the CI component writes (the core skips
+            # the permission matrix, which only the JSON report shows). The JSON report, matrix
+            # included, is measured too.
+            check = [binary, "check", path, "--format", "codequality"]
+            as_json = [binary, "check", path, "--format", "json"]
             plans = [
                 ("native core (--engine native)", check + ["--engine", "native"], env_warm, None),
                 ("CLI, wasmtime, warm cache", check, env_warm, None),
                 ("CLI, wasmtime, cold cache", check, env_cold,
                  lambda: shutil.rmtree(cold_cache, ignore_errors=True)),
+                (JSON_NATIVE, as_json + ["--engine", "native"], env_warm, None),
+                (JSON_WARM, as_json, env_warm, None),
             ]
             if node:
                 plans.append(("playground build under Node", [node, NODE_SCRIPT, PKG, path], env, None))
@@ -199,23 +207,25 @@ def targets(rows, start_ms):
     def check(ok, text):
         out.append("%s %s" % ("meets " if ok else "MISSES", text))
 
-    w10 = get(rows, 10_000, "list", warm)
-    w100 = get(rows, 100_000, "list", warm)
-    if w10:
-        check(w10[4] < 1.0, "10,000 objects in under 1 s through wasmtime: %.2f s" % w10[4])
-    if w10 and w100:
-        ratio = w100[4] / w10[4]
-        check(ratio <= 12, "100,000 objects within 12x the time of 10,000: %.1fx" % ratio)
-    if w100:
-        check(w100[5] < 300, "peak memory under 300 MB at 100,000: %.0f MiB" % w100[5])
-    failed = get(rows, 100_000, "list", warm, failed=True)
-    if failed:
-        check(False, "the CLI completes 100,000 objects through wasmtime with its default limits: "
-              "exit %s after %.1f s at %.0f MiB" % (failed[6], failed[4], failed[5]))
-    for n in (10_000, 100_000):
-        a, b = get(rows, n, "list", warm), get(rows, n, "list", native)
-        if a and b:
-            check(a[4] <= 1.5 * b[4], "wasmtime within 1.5x of the native core at %d: %.2fx" % (n, a[4] / b[4]))
+    for label, native_label, what in ((warm, native, "Code Quality"), (JSON_WARM, JSON_NATIVE, "JSON")):
+        w10 = get(rows, 10_000, "list", label)
+        w100 = get(rows, 100_000, "list", label)
+        if w10:
+            check(w10[4] < 1.0, "%s: 10,000 objects in under 1 s through wasmtime: %.2f s" % (what, w10[4]))
+        if w10 and w100:
+            ratio = w100[4] / w10[4]
+            check(ratio <= 12, "%s: 100,000 objects within 12x the time of 10,000: %.1fx" % (what, ratio))
+        if w100:
+            check(w100[5] < 300, "%s: peak memory under 300 MB at 100,000: %.0f MiB" % (what, w100[5]))
+        failed = get(rows, 100_000, "list", label, failed=True)
+        if failed:
+            check(False, "%s: the CLI completes 100,000 objects through wasmtime with its default "
+                  "limits: exit %s after %.1f s at %.0f MiB" % (what, failed[6], failed[4], failed[5]))
+        for n in (10_000, 100_000):
+            a, b = get(rows, n, "list", label), get(rows, n, "list", native_label)
+            if a and b:
+                check(a[4] <= 1.5 * b[4], "%s: wasmtime within 1.5x of the native core at %d: %.2fx"
+                      % (what, n, a[4] / b[4]))
     for n in (1_000, 10_000, 100_000):
         a, c = get(rows, n, "multidoc", warm), get(rows, n, "multidoc", "Checkov")
         if a and c:
@@ -241,8 +251,11 @@ def write(path, info, version, rows, start_ms, verdicts, node, checkov):
              "legacy token Secrets; aggregated ClusterRoles; group ClusterRoleBindings; escalation "
              "chains; a GitLab Runner), as one `kind: List` (`kubectl get -o yaml`) and as a "
              "multi-document stream",
-             "- each figure: wall time end to end (read, evaluate, render `--format json` to "
-             "/dev/null), median of 3 runs (1 run at 100,000), peak RSS from `/usr/bin/time -v`",
+             "- each figure: wall time end to end (read, evaluate, render to /dev/null), median of 3 "
+             "runs (1 run at 100,000), peak RSS from `/usr/bin/time -v`; `--format codequality` (the "
+             "report the CI component writes; the core skips the permission matrix) unless the "
+             "engine says `--format json` (the full report, permission matrix of every identity "
+             "included)",
              "- playground under Node: %s" % ("web/pkg (crates/wasm, wasm-bindgen) `check()` on the "
                                              "file, in Node %s" % subprocess.run(
                                                  ["node", "--version"], capture_output=True,

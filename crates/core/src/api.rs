@@ -45,6 +45,11 @@ pub struct Options {
     /// `--runner-version X.Y`; overrides the config file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_version: Option<String>,
+    /// Leave `Report::identities` (the permission matrix) empty. Only the JSON report and the
+    /// playground show it; on a 100,000-object dump it is a third of the report's memory, so
+    /// hosts rendering other formats skip it. Findings and verdict are the same either way.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skip_identities: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

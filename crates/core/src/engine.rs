@@ -49,8 +49,12 @@ pub fn run(sources: &[Source], options: &Options) -> Report {
         (&a.path, a.line, a.column, &a.message).cmp(&(&b.path, b.line, b.column, &b.message))
     });
     errors.dedup();
-    let escalations = rules::privilege::escalation_paths(&ctx);
-    let identities = identity_reports(&inv, &az, &runners, &escalations);
+    let identities = if options.skip_identities {
+        Vec::new()
+    } else {
+        let escalations = rules::privilege::escalation_paths(&ctx);
+        identity_reports(&inv, &az, &runners, &escalations)
+    };
     assemble(sources, &settings, &inv, findings, identities, errors)
 }
 

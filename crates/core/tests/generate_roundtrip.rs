@@ -21,7 +21,7 @@ fn run_check(resp: &GenerateResponse) -> Report {
             config: Some(Source::new(".rbac-gate.yaml", resp.gate_config.clone())),
             fail_on: Some(Severity::Info),
             today: Some("2026-11-26".into()),
-            runner_version: None,
+            ..Options::default()
         },
     )
 }

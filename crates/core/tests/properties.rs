@@ -112,3 +112,50 @@ fn unrendered_template_never_passes() {
     assert_eq!(report.exit_code(), 2);
     assert!(report.errors[0].message.contains("helm template"));
 }
+
+#[test]
+fn skipping_the_permission_matrix_changes_nothing_else() {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let mut all = sources();
+    for entry in walk(&examples) {
+        let text = std::fs::read_to_string(&entry).expect("example is text");
+        all.push(Source::new(entry.display().to_string(), text));
+    }
+    let full = check(&all, &options());
+    let lean = check(
+        &all,
+        &Options {
+            skip_identities: true,
+            ..options()
+        },
+    );
+    assert!(!full.identities.is_empty(), "the examples have identities");
+    assert!(lean.identities.is_empty());
+    let mut expected = full.clone();
+    expected.identities.clear();
+    assert_eq!(
+        serde_json::to_string(&expected).expect("json"),
+        serde_json::to_string(&lean).expect("json")
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .expect("examples/ exists")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml" | "toml" | "json")
+        ) {
+            out.push(path);
+        }
+    }
+    out
+}

@@ -114,9 +114,11 @@ impl<'p> Session<'p> {
 
     fn call_inner(&mut self, request: &str) -> Result<String, PolicyError> {
         let fuel = self.policy.limits.fuel;
-        self.store
-            .set_fuel(fuel)
-            .map_err(|e| PolicyError::Load(format!("cannot set fuel: {e}")))?;
+        if let Some(fuel) = fuel {
+            self.store
+                .set_fuel(fuel)
+                .map_err(|e| PolicyError::Load(format!("cannot set fuel: {e}")))?;
+        }
         self.store.set_epoch_deadline(self.ticker.deadline_ticks);
         self.calls += 1;
         let limit = self.memory_limit;
@@ -147,7 +149,9 @@ impl<'p> Session<'p> {
             .evaluate
             .call(&mut self.store, (ptr, len))
             .map_err(|e| classify(&self.store, e));
-        self.fuel_used += fuel.saturating_sub(self.store.get_fuel().unwrap_or(0));
+        if let Some(fuel) = fuel {
+            self.fuel_used += fuel.saturating_sub(self.store.get_fuel().unwrap_or(0));
+        }
         let packed = packed?;
         let out_ptr = (packed >> 32) as usize;
         let out_len = (packed & 0xffff_ffff) as usize;
