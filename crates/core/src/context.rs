@@ -23,6 +23,9 @@ pub struct Ctx<'a> {
     escalations: std::cell::OnceCell<Vec<crate::rules::privilege::escalation_path::Path>>,
     /// Answers of `Site::scopes_where`, which depend on the subject only.
     scopes: std::cell::RefCell<ScopesCache>,
+    /// The first ServiceAccount of each (namespace, name): rules ask for the account of every
+    /// workload, and a scan per question was quadratic on a large dump.
+    service_accounts: std::collections::BTreeMap<(&'a str, &'a str), usize>,
 }
 
 type ScopesCache =
@@ -86,6 +89,13 @@ impl<'a> Ctx<'a> {
                     .collect()
             })
             .collect();
+        let mut service_accounts = std::collections::BTreeMap::new();
+        for (i, sa) in inv.service_accounts.iter().enumerate() {
+            let ns = sa.meta.namespace.as_deref().unwrap_or("default");
+            service_accounts
+                .entry((ns, sa.meta.name.as_str()))
+                .or_insert(i);
+        }
         Ctx {
             sources,
             inv,
@@ -95,7 +105,20 @@ impl<'a> Ctx<'a> {
             line_starts,
             escalations: std::cell::OnceCell::new(),
             scopes: std::cell::RefCell::new(ScopesCache::new()),
+            service_accounts,
         }
+    }
+
+    /// The ServiceAccount `namespace`/`name` declared in the inputs (the first, when repeated).
+    pub fn service_account(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Option<&'a crate::model::ServiceAccount> {
+        let inv: &'a Inventory = self.inv;
+        self.service_accounts
+            .get(&(namespace, name))
+            .map(|&i| &inv.service_accounts[i])
     }
 
     pub(crate) fn scopes_cache(&self) -> &std::cell::RefCell<ScopesCache> {

@@ -57,10 +57,7 @@ impl Rule for ManagerToken {
                 continue;
             }
             let ns = w.namespace.as_deref().unwrap_or("default");
-            let sa = ctx.inv.service_accounts.iter().find(|s| {
-                s.meta.name == w.service_account_name()
-                    && s.meta.namespace.as_deref().unwrap_or("default") == ns
-            });
+            let sa = ctx.service_account(ns, w.service_account_name());
             // The pod's own setting wins over its ServiceAccount's (Kubernetes' rule).
             let (off, loc, why) = match (w.automount, sa.and_then(|s| s.automount)) {
                 (Some(false), _) => (

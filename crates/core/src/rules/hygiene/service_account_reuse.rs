@@ -74,14 +74,7 @@ fn mounts_token(ctx: &Ctx, w: &Workload) -> bool {
     if let Some(a) = w.automount {
         return a;
     }
-    let ns = namespace_of(w);
-    ctx.inv
-        .service_accounts
-        .iter()
-        .find(|sa| {
-            sa.meta.name == w.service_account_name()
-                && sa.meta.namespace.as_deref().unwrap_or("default") == ns
-        })
+    ctx.service_account(namespace_of(w), w.service_account_name())
         .and_then(|sa| sa.automount)
         .unwrap_or(true)
 }

@@ -316,6 +316,7 @@ impl Site<'_> {
             return hit.clone();
         }
         let mut out: Vec<Option<String>> = Vec::new();
+        let mut seen: std::collections::HashSet<Option<String>> = std::collections::HashSet::new();
         for gi in self.grants(ctx) {
             let g = &ctx.authz.grants[gi];
             let hit = ctx.inv.roles[g.role].rules.iter().any(|r| {
@@ -329,7 +330,7 @@ impl Site<'_> {
                 Scope::Cluster => None,
                 Scope::Namespace(ns) => Some(ns.clone()),
             };
-            if hit && !out.contains(&ns) {
+            if hit && seen.insert(ns.clone()) {
                 out.push(ns);
             }
         }

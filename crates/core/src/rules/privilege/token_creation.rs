@@ -92,10 +92,12 @@ fn legacy_secret(ctx: &Ctx, site: &Site) -> Option<Cap> {
     if !site.allows(ctx, "create", CORE, "secrets") {
         return None;
     }
+    // In the order found; the set keeps an identity readable in thousands of namespaces linear.
     let mut readable: Vec<Option<String>> = Vec::new();
+    let mut seen: std::collections::HashSet<Option<String>> = std::collections::HashSet::new();
     for verb in ["get", "list", "watch"] {
         for s in site.scopes_where(ctx, verb, CORE, "secrets", verb == "get") {
-            if !readable.contains(&s) {
+            if seen.insert(s.clone()) {
                 readable.push(s);
             }
         }

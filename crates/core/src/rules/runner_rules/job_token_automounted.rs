@@ -87,12 +87,7 @@ fn mounted(ctx: &Ctx, r: &runner::Runner, j: &Identity) -> bool {
     let Identity::ServiceAccount { namespace, name } = j else {
         return true;
     };
-    ctx.inv
-        .service_accounts
-        .iter()
-        .find(|sa| {
-            sa.meta.name == *name && sa.meta.namespace.as_deref().unwrap_or("default") == namespace
-        })
+    ctx.service_account(namespace, name)
         .and_then(|sa| sa.automount)
         .unwrap_or(true)
 }
