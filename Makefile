@@ -64,6 +64,7 @@ bench-peers:
 ## through wasmtime (cold and warm module cache), the playground build under Node, and Checkov
 ## where `make bench-peers` installed it. Writes bench/results.md.
 bench: build bench-cli bench-audit
+	@test -x /usr/bin/time || (apt-get update -qq && apt-get install -y -qq time)
 	python3 bench/run.py
 
 ## The core must stay pure and portable: it builds for wasm32 in every `make test`.
