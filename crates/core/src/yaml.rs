@@ -440,7 +440,15 @@ impl Builder {
                 });
             }
             Event::SequenceEnd => {
-                if let Some(Frame::Seq { pos, anchor, items }) = self.stack.pop() {
+                if let Some(Frame::Seq {
+                    pos,
+                    anchor,
+                    mut items,
+                }) = self.stack.pop()
+                {
+                    // Growth by doubling leaves up to half of each vector unused; a kind: List
+                    // dump keeps its whole tree alive at once, so the slack is given back.
+                    items.shrink_to_fit();
                     let end_line = items.last().map_or(pos.line, |n| n.end_line);
                     self.finish(
                         Node {
@@ -456,10 +464,11 @@ impl Builder {
                 if let Some(Frame::Map {
                     pos,
                     anchor,
-                    entries,
+                    mut entries,
                     ..
                 }) = self.stack.pop()
                 {
+                    entries.shrink_to_fit();
                     let end_line = entries.last().map_or(pos.line, |(_, v)| v.end_line);
                     // yaml-rust2 marks a block mapping's start at its first `:`; the mapping
                     // really starts at its first key.
