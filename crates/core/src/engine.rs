@@ -367,6 +367,7 @@ fn identity_reports(
         if roles.is_empty() {
             roles.push("subject".to_string());
         }
+        let manager = runners.is_manager(id);
         let mut rows = Vec::new();
         for gi in az.grants_of(id) {
             let g = &az.grants[gi];
@@ -381,7 +382,9 @@ fn identity_reports(
                 }
                 for group in &rule.api_groups {
                     for resource in &rule.resources {
-                        let (needed, excess): (Vec<String>, Vec<String>) =
+                        // Only a runner manager needs anything; for every other identity
+                        // (nearly all of a cluster dump) each verb is simply granted.
+                        let (needed, excess): (Vec<String>, Vec<String>) = if manager {
                             rule.verbs.iter().cloned().partition(|v| {
                                 runners.needed(
                                     id,
@@ -393,8 +396,10 @@ fn identity_reports(
                                         authz::Scope::Namespace(ns) => Some(ns.as_str()),
                                     },
                                 )
-                            });
-                        let manager = runners.is_manager(id);
+                            })
+                        } else {
+                            (Vec::new(), rule.verbs.clone())
+                        };
                         for (verbs, status) in [
                             (needed, "needed"),
                             (excess, if manager { "excess" } else { "granted" }),
