@@ -124,6 +124,11 @@ struct CheckArgs {
     #[arg(long, value_name = "NAME", default_value = "-")]
     stdin_path: String,
 
+    /// Also read files that `.gitignore` hides. A gate should see every manifest a merge
+    /// request can deploy, including one force-added under an ignored path.
+    #[arg(long)]
+    no_ignore: bool,
+
     /// No colour (also: NO_COLOR).
     #[arg(long)]
     no_color: bool,
@@ -374,6 +379,7 @@ fn check(args: &CheckArgs, evaluator: &Evaluator, timings: bool) -> Result<i32, 
                 )
                 .collect(),
             cwd: cwd.clone(),
+            no_ignore: args.no_ignore,
         },
     )?;
     for warning in &collected.warnings {

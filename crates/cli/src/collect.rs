@@ -26,6 +26,8 @@ pub struct CollectOptions {
     /// Files never treated as input (the config file).
     pub skip: Vec<PathBuf>,
     pub cwd: PathBuf,
+    /// `--no-ignore`: read what `.gitignore` files would hide.
+    pub no_ignore: bool,
 }
 
 /// The inputs, sorted by path.
@@ -155,8 +157,8 @@ fn walk(
     let walker = ignore::WalkBuilder::new(root)
         .hidden(false)
         .ignore(false)
-        .git_ignore(true)
-        .git_exclude(true)
+        .git_ignore(!options.no_ignore)
+        .git_exclude(!options.no_ignore)
         .git_global(false)
         .parents(true)
         .require_git(false)

@@ -353,6 +353,18 @@ fn directory_walk_rules() {
     );
     assert_eq!(code, 0, "{stderr}");
 
+    // `--no-ignore` reads what `.gitignore` hides (the broken file there is then an error);
+    // `.git` and `--exclude` still apply.
+    let (code, files, stderr) = checked_files(root, &["--no-ignore", "--exclude", "vendor"]);
+    assert!(files.iter().any(|f| f == "generated/out.yaml"), "{files:?}");
+    assert!(
+        !files
+            .iter()
+            .any(|f| f.starts_with(".git/") || f.starts_with("vendor/")),
+        "{files:?}"
+    );
+    assert_eq!(code, 2, "{stderr}");
+
     // An explicitly named directory gives paths under it; sorted, deterministic.
     let (_, files, _) = checked_files(root, &["deploy", "runner/config.toml"]);
     assert_eq!(

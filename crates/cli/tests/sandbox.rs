@@ -296,6 +296,7 @@ fn requests() -> Vec<String> {
         max_file_size: rbac_gate::collect::DEFAULT_MAX_FILE_SIZE,
         skip: Vec::new(),
         cwd: root.clone(),
+        no_ignore: false,
     };
     let mut requests: Vec<String> = inputs
         .iter()

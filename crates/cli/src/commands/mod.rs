@@ -28,6 +28,7 @@ pub(crate) fn read_manifests(paths: &[String]) -> Result<Vec<Source>, String> {
             max_file_size: collect::DEFAULT_MAX_FILE_SIZE,
             skip: Vec::new(),
             cwd,
+            no_ignore: false,
         },
     )?;
     for warning in &collected.warnings {
