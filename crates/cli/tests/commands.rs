@@ -11,10 +11,9 @@ mod common;
 #[path = "../../core/tests/support/auditlog.rs"]
 mod auditlog;
 
-use common::{command, run, transcript};
+use common::{run, run_with_stdin, transcript};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("tempdir")
@@ -183,21 +182,12 @@ fn explain_error_snapshots() {
 
 #[test]
 fn explain_error_reads_stdin_and_exits_1_on_nothing() {
-    let mut child = command(&["explain-error", "--format", "json"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("Running with gitlab-runner 19.3.0\n{ATTACH}\n").as_bytes())
-        .expect("write");
-    let out = child.wait_with_output().expect("wait");
-    assert_eq!(out.status.code(), Some(0));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let out = run_with_stdin(
+        &["explain-error", "--format", "json"],
+        format!("Running with gitlab-runner 19.3.0\n{ATTACH}\n").as_bytes(),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
     assert_eq!(v["explanations"][0]["resource"], "pods/attach");
     let out = run(&["explain-error", "all good"]);
     assert_eq!(out.code, 1);
@@ -271,26 +261,20 @@ fn audit_gzip_stdin_and_engines_agree() {
         2 * v["totals"]["lines"].as_u64().unwrap_or(0)
     );
     // stdin, small batches (many calls into one instance), and the native core: same report.
-    let mut child = command(&[
-        "audit",
-        "-",
-        "--manifests",
-        s(&manifests),
-        "--format",
-        "json",
-        "--batch-mb",
-        "1",
-    ])
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("spawn");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let writer = std::thread::spawn(move || stdin.write_all(&raw));
-    let out = child.wait_with_output().expect("wait");
-    writer.join().expect("writer").expect("write stdin");
-    let from_stdin: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let out = run_with_stdin(
+        &[
+            "audit",
+            "-",
+            "--manifests",
+            s(&manifests),
+            "--format",
+            "json",
+            "--batch-mb",
+            "1",
+        ],
+        &raw,
+    );
+    let from_stdin: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
     assert_eq!(from_stdin, v);
     let native = run(&[
         "--engine",

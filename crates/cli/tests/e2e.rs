@@ -8,9 +8,7 @@
 mod common;
 
 use common::{command, output, run, transcript};
-use std::io::Write;
 use std::path::Path;
-use std::process::Stdio;
 
 const FIXTURES: &str = "tests/cli/fixtures";
 const FORMATS: [&str; 5] = ["text", "json", "codequality", "sarif", "junit"];
@@ -273,21 +271,9 @@ fn stdin_input() {
             "from-pipe.yaml",
         ),
     ] {
-        let mut child = command(&args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(text.as_bytes())
-            .expect("write stdin");
-        let out = child.wait_with_output().expect("wait");
-        assert_eq!(out.status.code(), Some(1));
-        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let out = common::run_with_stdin(&args, text.as_bytes());
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        let report: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
         assert!(report["findings"]
             .as_array()
             .expect("findings")

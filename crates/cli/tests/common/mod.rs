@@ -69,6 +69,31 @@ pub fn run(args: &[&str]) -> Output {
     output(&mut command(args))
 }
 
+/// Runs the binary with `input` on stdin, written from a thread so that an input larger than
+/// the pipe buffer cannot deadlock against the binary's output.
+pub fn run_with_stdin(args: &[&str], input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = command(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rbac-gate");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().expect("wait for rbac-gate");
+    writer.join().expect("stdin writer").expect("write stdin");
+    Output {
+        code: out
+            .status
+            .code()
+            .expect("exit code (not killed by a signal)"),
+        stdout: String::from_utf8(out.stdout).expect("UTF-8 stdout"),
+        stderr: String::from_utf8(out.stderr).expect("UTF-8 stderr"),
+    }
+}
+
 /// Compiles the embedded module into the shared cache once, before tests run in parallel.
 pub fn warm_cache() {
     static WARM: OnceLock<()> = OnceLock::new();
