@@ -54,7 +54,10 @@ fn raw_command(args: &[&str]) -> Command {
 }
 
 pub fn output(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("run rbac-gate");
+    finished(cmd.output().expect("run rbac-gate"))
+}
+
+fn finished(out: std::process::Output) -> Output {
     Output {
         code: out
             .status
@@ -84,14 +87,7 @@ pub fn run_with_stdin(args: &[&str], input: &[u8]) -> Output {
     let writer = std::thread::spawn(move || stdin.write_all(&input));
     let out = child.wait_with_output().expect("wait for rbac-gate");
     writer.join().expect("stdin writer").expect("write stdin");
-    Output {
-        code: out
-            .status
-            .code()
-            .expect("exit code (not killed by a signal)"),
-        stdout: String::from_utf8(out.stdout).expect("UTF-8 stdout"),
-        stderr: String::from_utf8(out.stderr).expect("UTF-8 stderr"),
-    }
+    finished(out)
 }
 
 /// Compiles the embedded module into the shared cache once, before tests run in parallel.
