@@ -308,15 +308,24 @@ impl Evaluator {
         }
     }
 
-    pub(crate) fn evaluate(&self, request: &str) -> Result<String, PolicyError> {
+    /// Runs one request. It is taken by value: the sandbox frees its copy as soon as the module
+    /// has its own, which matters for a 40 MB request.
+    pub(crate) fn evaluate(&self, request: String) -> Result<String, PolicyError> {
         let start = Instant::now();
+        let request_len = request.len();
         let result = match self.engine {
-            Engine::Native => Ok(rbac_gate_core::handle_json(request)),
+            Engine::Native => Ok(rbac_gate_core::handle_json(&request)),
             Engine::Wasm => {
                 let policy = self.policy()?;
                 policy.evaluate(request).map(|evaluation| {
                     if let (true, Some(fuel)) = (self.timings, evaluation.fuel_used) {
                         eprintln!("timing: fuel used {fuel}");
+                    }
+                    if self.timings {
+                        eprintln!(
+                            "timing: policy module memory {:.1} MiB",
+                            evaluation.memory_bytes as f64 / (1024.0 * 1024.0)
+                        );
                     }
                     evaluation.json
                 })
@@ -326,7 +335,7 @@ impl Evaluator {
             eprintln!(
                 "timing: evaluate ({:?}, {} request bytes) {:.1} ms",
                 self.engine,
-                request.len(),
+                request_len,
                 ms(start.elapsed())
             );
         }
@@ -335,7 +344,7 @@ impl Evaluator {
 
     fn rules(&self) -> Result<Vec<RuleDoc>, String> {
         let request = serde_json::to_string(&Request::Rules).map_err(|e| e.to_string())?;
-        let response = self.evaluate(&request).map_err(|e| e.to_string())?;
+        let response = self.evaluate(request).map_err(|e| e.to_string())?;
         serde_json::from_str(&response)
             .map_err(|e| format!("policy module returned a malformed rule catalog: {e}"))
     }
@@ -404,14 +413,10 @@ fn check(args: &CheckArgs, evaluator: &Evaluator, timings: bool) -> Result<i32, 
             && !args.report.iter().any(|(f, _)| *f == Format::Json),
     };
     let fail_on = args.fail_on;
-    let request = serde_json::to_string(&Request::Check {
-        sources: sources.clone(),
-        options,
-    })
-    .map_err(|e| format!("cannot encode the request: {e}"))?;
+    let request = encode_check(&sources, &options)?;
 
     let mut policy_failed = false;
-    let mut report = match evaluator.evaluate(&request) {
+    let mut report = match evaluator.evaluate(request) {
         Ok(json) => match serde_json::from_str::<Report>(&json) {
             Ok(report) => report,
             Err(e) => {
@@ -427,7 +432,6 @@ fn check(args: &CheckArgs, evaluator: &Evaluator, timings: bool) -> Result<i32, 
             error_report(&sources, fail_on, e.to_string())
         }
     };
-    drop(request);
     report.policy.sha256 = evaluator.sha256();
     enforce_invariants(&mut report, &sources);
 
@@ -539,6 +543,19 @@ fn error_report(sources: &[Source], fail_on: Option<Severity>, message: String) 
 /// Fail-closed checks on whatever module produced the report (a `--policy` module is not
 /// trusted to get them right): unreadable inputs are errors, errors mean exit 2, and a
 /// failing finding is never a pass.
+/// The `check` request, serialized from borrowed inputs: `Request::Check` owns its sources,
+/// and cloning them only to serialize doubled the host's memory for a large dump.
+fn encode_check(sources: &[Source], options: &Options) -> Result<String, String> {
+    #[derive(serde::Serialize)]
+    #[serde(tag = "op", rename = "check")]
+    struct Check<'a> {
+        sources: &'a [Source],
+        options: &'a Options,
+    }
+    serde_json::to_string(&Check { sources, options })
+        .map_err(|e| format!("cannot encode the request: {e}"))
+}
+
 fn enforce_invariants(report: &mut Report, sources: &[Source]) {
     for source in sources {
         if let Some(message) = &source.read_error {
@@ -622,7 +639,7 @@ fn version(evaluator: &Evaluator) -> Result<i32, String> {
         options: Options::default(),
     })
     .map_err(|e| e.to_string())?;
-    let response = evaluator.evaluate(&request).map_err(|e| e.to_string())?;
+    let response = evaluator.evaluate(request).map_err(|e| e.to_string())?;
     let report: Report = serde_json::from_str(&response)
         .map_err(|e| format!("policy module returned a malformed report: {e}"))?;
     let module = match evaluator.engine {
@@ -655,5 +672,38 @@ pub(crate) fn print_stdout(text: &str) -> Result<i32, String> {
         Ok(()) => Ok(0),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
         Err(e) => Err(format!("cannot write to stdout: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_borrowed_check_request_is_the_owned_one_byte_for_byte() {
+        let sources = vec![
+            Source::new("a.yaml", "kind: Role\n\"quoted\": \\\n"),
+            Source {
+                read_error: Some("permission denied".to_string()),
+                ..Source::new("b.yaml", "")
+            },
+        ];
+        let options = Options {
+            fail_on: Some(Severity::High),
+            today: Some("2026-11-27".to_string()),
+            skip_identities: true,
+            ..Options::default()
+        };
+        let owned = serde_json::to_string(&Request::Check {
+            sources: sources.clone(),
+            options: options.clone(),
+        })
+        .expect("serializes");
+        assert_eq!(encode_check(&sources, &options), Ok(owned.clone()));
+        // And the module reads it back as that request.
+        assert_eq!(
+            serde_json::from_str::<Request>(&owned).expect("parses"),
+            Request::Check { sources, options }
+        );
     }
 }

@@ -231,8 +231,10 @@ impl Policy {
         &self.limits
     }
 
-    /// Runs one JSON request in a fresh sandbox and returns the module's JSON response.
-    pub fn evaluate(&self, request: &str) -> Result<Evaluation, PolicyError> {
+    /// Runs one JSON request in a fresh sandbox and returns the module's JSON response. An
+    /// owned request is freed as soon as it is copied into the module's memory.
+    pub fn evaluate(&self, request: impl Into<String>) -> Result<Evaluation, PolicyError> {
+        let request = request.into();
         // Wasm frames run on the calling thread's native stack; give them a thread whose stack
         // comfortably exceeds `max_wasm_stack` so the limit, not the OS, stops deep recursion.
         let stack = self.limits.max_wasm_stack.saturating_add(16 * MIB as usize);
@@ -240,7 +242,7 @@ impl Policy {
             std::thread::Builder::new()
                 .name("rbac-gate-policy".into())
                 .stack_size(stack)
-                .spawn_scoped(scope, || self.evaluate_here(request))
+                .spawn_scoped(scope, move || self.evaluate_here(request))
                 .map_err(|e| PolicyError::Load(format!("cannot start evaluation thread: {e}")))?
                 .join()
                 .unwrap_or_else(|_| {
@@ -266,6 +268,7 @@ impl Policy {
                     .trap_on_grow_failure(true)
                     .build(),
                 hit: false,
+                peak: 0,
             },
         );
         store.limiter(|state| state);
@@ -277,7 +280,7 @@ impl Policy {
         Ok(store)
     }
 
-    fn evaluate_here(&self, request: &str) -> Result<Evaluation, PolicyError> {
+    fn evaluate_here(&self, request: String) -> Result<Evaluation, PolicyError> {
         let start = Instant::now();
         let memory_limit = self.limits.memory_for(request.len());
         let mut store = self.new_store(memory_limit)?;
@@ -286,6 +289,7 @@ impl Policy {
         store.set_epoch_deadline(ticker.deadline_ticks);
         let result = self.run(&mut store, request, memory_limit);
         drop(ticker);
+        let memory_bytes = store.data().peak;
 
         let fuel_used = self
             .limits
@@ -295,13 +299,14 @@ impl Policy {
             json,
             fuel_used,
             elapsed: start.elapsed(),
+            memory_bytes,
         })
     }
 
     fn run(
         &self,
         store: &mut Store<Limiter>,
-        request: &str,
+        request: String,
         memory_limit: u64,
     ) -> Result<String, PolicyError> {
         let classify = |store: &Store<Limiter>, e: wasmtime::Error| -> PolicyError {
@@ -346,6 +351,7 @@ impl Policy {
                     "rbac_alloc({len}) returned {ptr:#x}, outside the module's memory"
                 ))
             })?;
+        drop(request);
 
         let packed = evaluate
             .call(&mut *store, (ptr, len))
@@ -405,6 +411,9 @@ pub struct Evaluation {
     /// `None` when fuel is not metered (no `--fuel`).
     pub fuel_used: Option<u64>,
     pub elapsed: Duration,
+    /// Size of the module's linear memory at the end: wasm memory only grows, so this is the
+    /// evaluation's peak.
+    pub memory_bytes: usize,
 }
 
 fn typed<P, R>(
@@ -475,6 +484,8 @@ fn validate_interface(module: &Module) -> Result<(), PolicyError> {
 struct Limiter {
     inner: StoreLimits,
     hit: bool,
+    /// Largest linear memory granted so far.
+    peak: usize,
 }
 
 impl ResourceLimiter for Limiter {
@@ -485,7 +496,9 @@ impl ResourceLimiter for Limiter {
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         let verdict = self.inner.memory_growing(current, desired, maximum);
-        if !matches!(verdict, Ok(true)) {
+        if matches!(verdict, Ok(true)) {
+            self.peak = self.peak.max(desired);
+        } else {
             self.hit = true;
         }
         verdict

@@ -120,7 +120,50 @@ pub fn handle_json(request: &str) -> String {
             Response::Report(Box::new(report))
         }
     };
-    serde_json::to_string(&response).unwrap_or_else(|e| {
+    to_json_exact(&response).unwrap_or_else(|e| {
         format!("{{\"schema\":\"rbac-gate/report/v1\",\"verdict\":\"error\",\"serialize_error\":\"{e}\"}}")
     })
+}
+
+/// `serde_json::to_string` into a buffer of the exact size, measured by a first pass. A report
+/// of 100,000 findings is about 100 MB of JSON: grown by doubling, the buffer left up to half
+/// of itself unused and needed old and new copies at once, on top of the report itself (wasm
+/// memory never shrinks, so that transient was the policy module's peak).
+fn to_json_exact<T: Serialize>(value: &T) -> Result<String, serde_json::Error> {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, value)?;
+    let mut out = Vec::with_capacity(count.0);
+    serde_json::to_writer(&mut out, value)?;
+    // serde_json writes UTF-8 only.
+    String::from_utf8(out).map_err(|e| serde::ser::Error::custom(e.to_string()))
+}
+
+#[cfg(test)]
+mod exact_json_tests {
+    use super::*;
+
+    #[test]
+    fn the_exact_size_buffer_holds_what_to_string_writes() {
+        let report = crate::check(
+            &[Source::new(
+                "r.yaml",
+                "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: \"x\\u00e9\"}\nrules:\n- apiGroups: ['*']\n  resources: ['*']\n  verbs: ['*']\n",
+            )],
+            &Options::default(),
+        );
+        assert!(!report.findings.is_empty());
+        let json = to_json_exact(&report).expect("serializes");
+        assert_eq!(json, serde_json::to_string(&report).expect("serializes"));
+        assert_eq!(json.capacity(), json.len());
+    }
 }

@@ -16,8 +16,9 @@ pub struct Ctx<'a> {
     pub runner: &'a RunnerModel,
     pub settings: &'a Settings,
     /// Byte offset of each line start, per source: rules that look a line up must not rescan
-    /// the file from its start (that is quadratic on a large dump).
-    line_starts: Vec<Vec<usize>>,
+    /// the file from its start (that is quadratic on a large dump). Built on the first lookup
+    /// in that file; most files are never looked into.
+    line_starts: Vec<std::cell::OnceCell<Vec<u32>>>,
     /// The escalation analysis, shared by its rule and the identity report (it is the most
     /// expensive step; computing it twice doubled the time on a large dump).
     escalations: std::cell::OnceCell<Vec<crate::rules::privilege::escalation_path::Path>>,
@@ -81,14 +82,7 @@ impl<'a> Ctx<'a> {
         runner: &'a RunnerModel,
         settings: &'a Settings,
     ) -> Ctx<'a> {
-        let line_starts = sources
-            .iter()
-            .map(|s| {
-                std::iter::once(0)
-                    .chain(s.text.match_indices('\n').map(|(i, _)| i + 1))
-                    .collect()
-            })
-            .collect();
+        let line_starts = sources.iter().map(|_| std::cell::OnceCell::new()).collect();
         let mut service_accounts = std::collections::BTreeMap::new();
         for (i, sa) in inv.service_accounts.iter().enumerate() {
             let ns = sa.meta.namespace.as_deref().unwrap_or("default");
@@ -141,12 +135,28 @@ impl<'a> Ctx<'a> {
         last: u32,
     ) -> impl Iterator<Item = (u32, &'a str)> + '_ {
         let text = self.sources.get(file).map_or("", |s| s.text.as_str());
-        let starts = self.line_starts.get(file).map_or(&[][..], Vec::as_slice);
+        let starts = self.line_starts.get(file).map_or(&[][..], |starts| {
+            starts
+                .get_or_init(|| {
+                    // Offsets fit in u32: the policy module's memory is 32-bit, and a file too
+                    // large for that never gets here.
+                    std::iter::once(0)
+                        .chain(
+                            text.match_indices('\n')
+                                .map_while(|(i, _)| u32::try_from(i + 1).ok()),
+                        )
+                        .collect()
+                })
+                .as_slice()
+        });
         let first = first.max(1);
         (first..=last).map_while(move |n| {
             let i = usize::try_from(n - 1).ok()?;
-            let start = *starts.get(i)?;
-            let end = starts.get(i + 1).map_or(text.len(), |e| e - 1);
+            let start = usize::try_from(*starts.get(i)?).ok()?;
+            let end = starts
+                .get(i + 1)
+                .and_then(|e| usize::try_from(*e).ok())
+                .map_or(text.len(), |e| e - 1);
             let line = text.get(start..end)?;
             Some((n, line.strip_suffix('\r').unwrap_or(line)))
         })
@@ -179,7 +189,18 @@ impl<'a> Ctx<'a> {
             .map_or("<builtin>", |s| s.path.as_str())
     }
 
-    pub fn emit(&self, out: &mut Vec<Finding>, d: Draft) {
+    pub fn emit(&self, out: &mut Vec<Finding>, mut d: Draft) {
+        // Messages are built by pushing and formatting, which leaves spare capacity (a third
+        // of the text, measured); a report may hold 100,000 findings until it is rendered.
+        d.message.shrink_to_fit();
+        d.help.shrink_to_fit();
+        for text in d.object.iter_mut().chain(d.identity.iter_mut()) {
+            text.shrink_to_fit();
+        }
+        for step in &mut d.steps {
+            step.shrink_to_fit();
+        }
+        d.steps.shrink_to_fit();
         let path = self.path(d.loc.file).to_string();
         let fp = fingerprint(&[
             d.rule.code,

@@ -24,7 +24,7 @@ pub fn run(sources: &[Source], options: &Options) -> Report {
     let az = Authz::build(&inv);
     let runners = runner::build(&inv, &az, &settings);
     let ctx = Ctx::new(sources, &inv, &az, &runners, &settings);
-    let mut findings = Vec::new();
+    let mut per_rule = Vec::new();
     for rule in rules::all() {
         let meta = rule.meta();
         if settings.disabled.contains(meta.code) {
@@ -37,6 +37,13 @@ pub fn run(sources: &[Source], options: &Options) -> Report {
                 f.severity = *sev;
             }
         }
+        out.shrink_to_fit();
+        per_rule.push(out);
+    }
+    // One exact allocation: growing a single vector by doubling left up to half of it unused
+    // (about 20 MB at 100,000 findings), with old and new copies alive during each growth.
+    let mut findings = Vec::with_capacity(per_rule.iter().map(Vec::len).sum());
+    for out in per_rule {
         findings.extend(out);
     }
     let mut extra = Vec::new();
@@ -249,11 +256,11 @@ fn accept(ctx: &Ctx, findings: &mut [Finding], extra: &mut Vec<Finding>) {
                         }
                     }
                     _ => {
-                        f.accepted = Some(Acceptance {
+                        f.accepted = Some(Box::new(Acceptance {
                             reason: reason.to_string(),
                             expires,
                             source: "annotation".to_string(),
-                        });
+                        }));
                         continue;
                     }
                 }
@@ -276,11 +283,11 @@ fn accept(ctx: &Ctx, findings: &mut [Finding], extra: &mut Vec<Finding>) {
             if e.expires.as_deref().is_some_and(|x| expired(today, x)) {
                 continue;
             }
-            f.accepted = Some(Acceptance {
+            f.accepted = Some(Box::new(Acceptance {
                 reason: e.reason.clone(),
                 expires: e.expires.clone(),
                 source: "config".to_string(),
-            });
+            }));
             break;
         }
     }

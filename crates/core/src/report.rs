@@ -96,8 +96,9 @@ pub struct Finding {
     pub steps: Vec<String>,
     /// Stable across line moves: derived from rule, path, object, identity and subject matter.
     pub fingerprint: String,
+    /// Boxed: rarely set, and a report can hold 100,000 findings.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub accepted: Option<Acceptance>,
+    pub accepted: Option<Box<Acceptance>>,
 }
 
 impl Finding {

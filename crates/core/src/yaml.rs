@@ -191,6 +191,11 @@ impl Node {
     }
 }
 
+enum Sink<'s> {
+    Collect(Vec<Document>),
+    Stream(&'s mut dyn FnMut(Streamed)),
+}
+
 enum Frame {
     Seq {
         pos: Pos,
@@ -207,9 +212,25 @@ enum Frame {
     },
 }
 
-struct Builder {
+/// What [`parse_stream_each`] hands over, in input order.
+#[derive(Debug)]
+pub enum Streamed {
+    /// One item of a document's top-level `items:` sequence (a `kind: List` dump), handed over
+    /// as soon as it is complete so that the whole list never has to be in memory at once. The
+    /// document keeps an empty `items` sequence in its place.
+    Item(Node),
+    /// A finished document, and how many of its `items` were handed over before it.
+    Document(Document, usize),
+}
+
+struct Builder<'s> {
     stack: Vec<Frame>,
-    docs: Vec<Document>,
+    /// Where finished documents (and, when streaming, list items) go.
+    sink: Sink<'s>,
+    /// List items handed over in the current document.
+    streamed: usize,
+    /// Last line of the last item handed over, for the end line of the emptied sequence.
+    streamed_end: u32,
     /// Anchored nodes of the current document, by yaml-rust2's anchor id (unique per stream; a
     /// redefined anchor name gets a new id).
     anchors: HashMap<usize, Node>,
@@ -247,7 +268,28 @@ fn node_count(node: &Node) -> usize {
     count
 }
 
-impl Builder {
+impl Builder<'_> {
+    fn emit(&mut self, doc: Document) {
+        match &mut self.sink {
+            Sink::Collect(docs) => docs.push(doc),
+            Sink::Stream(f) => f(Streamed::Document(doc, self.streamed)),
+        }
+        self.streamed = 0;
+    }
+
+    /// Whether a node finished now is an item of the document's top-level `items:` sequence,
+    /// and items are being streamed. An anchored sequence is kept whole (an alias may copy it).
+    fn streams_item(&self) -> bool {
+        let [Frame::Map {
+            pending_key: Some(key),
+            ..
+        }, Frame::Seq { anchor: 0, .. }] = self.stack.as_slice()
+        else {
+            return false;
+        };
+        matches!(self.sink, Sink::Stream(_)) && key.as_str() == Some("items")
+    }
+
     fn fail(&mut self, pos: Pos, message: String) {
         if self.error.is_none() {
             self.error = Some(YamlError {
@@ -284,13 +326,24 @@ impl Builder {
             self.anchors.insert(anchor, node.clone());
         }
         let at_root = self.stack.len() == 1;
+        if self.streams_item() {
+            if let Sink::Stream(f) = &mut self.sink {
+                self.streamed += 1;
+                self.streamed_end = node.end_line;
+                f(Streamed::Item(node));
+            }
+            return;
+        }
         match self.stack.last_mut() {
             // An empty document (a trailing `---`) holds nothing to check.
             None if node.is_null() => {}
-            None => self.docs.push(Document {
-                root: node,
-                joined_at: self.pending_join.take(),
-            }),
+            None => {
+                let joined_at = self.pending_join.take();
+                self.emit(Document {
+                    root: node,
+                    joined_at,
+                });
+            }
             Some(Frame::Seq { items, .. }) => items.push(node),
             Some(Frame::Map {
                 entries,
@@ -346,13 +399,14 @@ impl Builder {
     fn split_root(&mut self, key: Node, value: Node) {
         if let Some(Frame::Map { pos, entries, .. }) = self.stack.pop() {
             let end_line = entries.last().map_or(pos.line, |(_, v)| v.end_line);
-            self.docs.push(Document {
+            let joined_at = self.pending_join.take();
+            self.emit(Document {
                 root: Node {
                     pos,
                     end_line,
                     value: Value::Map(entries),
                 },
-                joined_at: self.pending_join.take(),
+                joined_at,
             });
         }
         self.pending_join = Some(key.pos.line);
@@ -366,7 +420,7 @@ impl Builder {
     }
 }
 
-impl Builder {
+impl Builder<'_> {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         if self.error.is_some() {
             return;
@@ -440,16 +494,22 @@ impl Builder {
                 });
             }
             Event::SequenceEnd => {
+                let streamed_items = self.streams_item().then_some(self.streamed_end);
                 if let Some(Frame::Seq {
                     pos,
                     anchor,
                     mut items,
                 }) = self.stack.pop()
                 {
-                    // Growth by doubling leaves up to half of each vector unused; a kind: List
-                    // dump keeps its whole tree alive at once, so the slack is given back.
+                    // Growth by doubling leaves up to half of each vector unused; a collected
+                    // kind: List dump keeps its whole tree alive at once, so the slack is given
+                    // back.
                     items.shrink_to_fit();
-                    let end_line = items.last().map_or(pos.line, |n| n.end_line);
+                    let end_line = items
+                        .last()
+                        .map(|n| n.end_line)
+                        .or(streamed_items.filter(|_| self.streamed > 0))
+                        .unwrap_or(pos.line);
                     self.finish(
                         Node {
                             pos,
@@ -517,6 +577,25 @@ impl Builder {
 
 /// Parses a YAML stream (JSON too: it is YAML 1.2 flow syntax) into documents.
 pub fn parse_stream(text: &str) -> Result<Vec<Document>, YamlError> {
+    let mut builder = parse_with(text, Sink::Collect(Vec::new()))?;
+    match std::mem::replace(&mut builder.sink, Sink::Collect(Vec::new())) {
+        Sink::Collect(docs) => Ok(docs),
+        Sink::Stream(_) => Ok(Vec::new()),
+    }
+}
+
+/// Parses a YAML stream and hands each document to `each` as soon as it is complete, and each
+/// item of a document's top-level `items:` sequence before that (see [`Streamed`]). Memory then
+/// holds one object's tree at a time instead of the whole file's.
+///
+/// The checks are the same as [`parse_stream`]'s, but an error can come after some documents
+/// were handed over: a caller that must treat a broken file as a whole (the gate does) stages
+/// what it builds from them and drops it on `Err`.
+pub fn parse_stream_each(text: &str, each: &mut dyn FnMut(Streamed)) -> Result<(), YamlError> {
+    parse_with(text, Sink::Stream(each)).map(drop)
+}
+
+fn parse_with<'s>(text: &str, sink: Sink<'s>) -> Result<Builder<'s>, YamlError> {
     // yaml-rust2 takes a NUL for the end of the input and accepts other control characters;
     // Kubernetes' YAML decoder rejects them. Without this check a NUL would silently hide the
     // rest of the file from the gate (and a UTF-16 file, all NULs, would read as empty).
@@ -543,7 +622,9 @@ pub fn parse_stream(text: &str) -> Result<Vec<Document>, YamlError> {
     };
     let mut builder = Builder {
         stack: Vec::new(),
-        docs: Vec::new(),
+        sink,
+        streamed: 0,
+        streamed_end: 0,
         anchors: HashMap::new(),
         nodes: 0,
         alias_nodes: 0,
@@ -575,7 +656,7 @@ pub fn parse_stream(text: &str) -> Result<Vec<Document>, YamlError> {
             break;
         }
     }
-    Ok(builder.docs)
+    Ok(builder)
 }
 
 /// Byte offset of the first character YAML streams may not hold: C0 controls other than tab,
@@ -633,6 +714,103 @@ fn strip_document_boms(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Everything a streaming parse hands over, in order.
+    fn streamed(text: &str) -> Result<Vec<Streamed>, YamlError> {
+        let mut got = Vec::new();
+        parse_stream_each(text, &mut |s| got.push(s))?;
+        Ok(got)
+    }
+
+    const LIST: &str = "apiVersion: v1\nitems:\n- kind: Role\n  metadata: {name: a}\n- kind: ServiceAccount\n  metadata:\n    name: b\n- plain\nkind: List\n---\nkind: Role\n";
+
+    #[test]
+    fn streaming_hands_over_list_items_as_the_collected_tree_has_them() {
+        let collected = parse_stream(LIST).expect("parses");
+        let items = collected[0]
+            .root
+            .get("items")
+            .and_then(Node::as_seq)
+            .expect("items");
+        let got = streamed(LIST).expect("parses");
+        assert_eq!(got.len(), 5, "{got:?}");
+        for (i, item) in items.iter().enumerate() {
+            match &got[i] {
+                Streamed::Item(node) => assert_eq!(node, item),
+                other => panic!("expected item {i}, got {other:?}"),
+            }
+        }
+        let Streamed::Document(list, 3) = &got[3] else {
+            panic!("expected the list document after its 3 items: {:?}", got[3]);
+        };
+        // The same document, with the items taken out, ending where it ended.
+        assert_eq!(list.root.get("items").and_then(Node::as_seq), Some(&[][..]));
+        assert_eq!(list.root.get("kind"), collected[0].root.get("kind"));
+        assert_eq!(list.root.end_line, collected[0].root.end_line);
+        assert_eq!(
+            list.root.get("items").map(|n| n.end_line),
+            collected[0].root.get("items").map(|n| n.end_line)
+        );
+        match &got[4] {
+            Streamed::Document(doc, 0) => assert_eq!(doc.root, collected[1].root),
+            other => panic!("expected the second document, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_top_level_unanchored_items_stream() {
+        for text in [
+            // `items` below the top
+            "kind: X\nspec:\n  items:\n  - a\n  - b\n",
+            // an anchored sequence may be copied by an alias, so it stays whole
+            "kind: List\nitems: &all\n- a\n- b\ncopy: *all\n",
+            // `items` that is a mapping
+            "kind: List\nitems:\n  a: b\n",
+        ] {
+            let collected = parse_stream(text).expect("parses");
+            let got = streamed(text).expect("parses");
+            assert_eq!(got.len(), 1, "{text}: {got:?}");
+            match &got[0] {
+                Streamed::Document(doc, 0) => assert_eq!(doc.root, collected[0].root, "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn streaming_reports_the_same_errors_after_items_were_handed_over() {
+        // The duplicate key is in the last item, after two items went out.
+        let text = "kind: List\nitems:\n- a: 1\n- b: 2\n- c: 3\n  c: 4\n";
+        let collected = parse_stream(text).expect_err("duplicate key");
+        let mut items = 0;
+        let streamed_err = parse_stream_each(text, &mut |s| {
+            if matches!(s, Streamed::Item(_)) {
+                items += 1;
+            }
+        })
+        .expect_err("duplicate key");
+        assert_eq!(streamed_err, collected);
+        assert_eq!(items, 2);
+    }
+
+    #[test]
+    fn documents_stream_one_by_one_in_order() {
+        let text = "a: 1\n---\nb: 2\nb: 3\n---\n";
+        let collected = parse_stream(text).expect("parses");
+        let got = streamed(text).expect("parses");
+        let docs: Vec<&Document> = got
+            .iter()
+            .map(|s| match s {
+                Streamed::Document(doc, 0) => doc,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(docs.len(), collected.len());
+        for (a, b) in docs.iter().zip(&collected) {
+            assert_eq!(a.root, b.root);
+            assert_eq!(a.joined_at, b.joined_at);
+        }
+    }
 
     #[test]
     fn positions_are_one_based() {

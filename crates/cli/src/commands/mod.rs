@@ -56,7 +56,7 @@ pub(crate) fn call<T: DeserializeOwned>(
 ) -> Result<T, String> {
     let json =
         serde_json::to_string(request).map_err(|e| format!("cannot encode the request: {e}"))?;
-    let response = evaluator.evaluate(&json).map_err(|e| e.to_string())?;
+    let response = evaluator.evaluate(json).map_err(|e| e.to_string())?;
     decode(&response)
 }
 

@@ -88,56 +88,91 @@ fn load_source(inv: &mut Inventory, file: usize, source: &Source) {
             return;
         }
     }
-    let parsed = if is_toml_path {
-        None
-    } else {
-        Some(yaml::parse_stream(text))
-    };
-    if is_toml_path || (looks_like_runner_toml(text) && matches!(parsed, Some(Err(_)))) {
-        inv.documents += 1;
-        inv.objects += 1;
-        inv.runner_configs.push(RunnerConfigSource {
+    if !is_toml_path {
+        match load_yaml(file, source) {
+            Ok(staged) => return inv.append(staged),
+            // A broken YAML file that reads as a runner config.toml is one.
+            Err(_) if looks_like_runner_toml(text) => {}
+            Err(e) => {
+                let msg = if text.contains("{{") {
+                    format!("unrendered Helm template ({}); render it with `helm template` and check the output", e.message)
+                } else {
+                    e.message
+                };
+                return error(inv, source, Some(e.line), Some(e.col), msg);
+            }
+        }
+    }
+    inv.documents += 1;
+    inv.objects += 1;
+    inv.runner_configs.push(RunnerConfigSource {
+        file,
+        first_line: 1,
+        col_offset: 0,
+        exact_lines: true,
+        anchor: Loc {
             file,
-            first_line: 1,
-            col_offset: 0,
-            exact_lines: true,
-            anchor: Loc {
-                file,
-                line: 1,
-                col: 1,
-                end_line: 1,
-            },
-            namespace: None,
-            configmap: None,
-            from_helm: false,
-            text: text.to_string(),
+            line: 1,
+            col: 1,
+            end_line: 1,
+        },
+        namespace: None,
+        configmap: None,
+        from_helm: false,
+        text: text.to_string(),
+    });
+}
+
+/// Reads one YAML file into an inventory of its own, which the caller merges only when the
+/// whole file parsed: a file that breaks halfway is an error, not half a check.
+///
+/// The parse is streamed: each object is extracted (and its tree dropped) as soon as it is
+/// complete, so a 100,000-object `kubectl get -o yaml` dump never holds its whole tree in
+/// memory. Only a document with a top-level `items:` that turns out not to be a List (rare)
+/// needs its tree whole; the file is then read again the plain way.
+fn load_yaml(file: usize, source: &Source) -> Result<Inventory, yaml::YamlError> {
+    let mut staged = Inventory::default();
+    let mut needs_tree = false;
+    yaml::parse_stream_each(&source.text, &mut |streamed| match streamed {
+        yaml::Streamed::Item(item) => {
+            if !needs_tree {
+                load_document(&mut staged, file, source, &item);
+            }
+        }
+        yaml::Streamed::Document(doc, items) => {
+            needs_tree |= items > 0 && !is_list(&doc.root);
+            if !needs_tree {
+                load_parsed(&mut staged, file, source, &doc);
+            }
+        }
+    })?;
+    if needs_tree {
+        staged = Inventory::default();
+        for doc in yaml::parse_stream(&source.text)? {
+            load_parsed(&mut staged, file, source, &doc);
+        }
+    }
+    Ok(staged)
+}
+
+fn load_parsed(inv: &mut Inventory, file: usize, source: &Source, doc: &yaml::Document) {
+    inv.documents += 1;
+    if let Some(line) = doc.joined_at {
+        inv.missing_separators.push(Loc {
+            file,
+            line,
+            col: 1,
+            end_line: line,
         });
-        return;
     }
-    let docs = match parsed.unwrap_or_else(|| yaml::parse_stream(text)) {
-        Ok(docs) => docs,
-        Err(e) => {
-            let msg = if text.contains("{{") {
-                format!("unrendered Helm template ({}); render it with `helm template` and check the output", e.message)
-            } else {
-                e.message
-            };
-            error(inv, source, Some(e.line), Some(e.col), msg);
-            return;
-        }
-    };
-    for doc in docs {
-        inv.documents += 1;
-        if let Some(line) = doc.joined_at {
-            inv.missing_separators.push(Loc {
-                file,
-                line,
-                col: 1,
-                end_line: line,
-            });
-        }
-        load_document(inv, file, source, &doc.root);
-    }
+    load_document(inv, file, source, &doc.root);
+}
+
+/// A `kind: List` (or `*List`) document: its items are the objects.
+fn is_list(root: &Node) -> bool {
+    let kind = root.get("kind").and_then(Node::as_str).unwrap_or("");
+    matches!(root.value, Value::Map(_))
+        && (kind == "List" || (kind.ends_with("List") && root.get("items").is_some()))
 }
 
 /// First scalar holding `{{`, or the first mapping with a mapping as key (what an unquoted
@@ -185,7 +220,7 @@ fn load_document(inv: &mut Inventory, file: usize, source: &Source, root: &Node)
         }
         return;
     }
-    if kind == "List" || (kind.ends_with("List") && root.get("items").is_some()) {
+    if is_list(root) {
         for item in root.get("items").and_then(Node::as_seq).unwrap_or(&[]) {
             load_document(inv, file, source, item);
         }
@@ -364,7 +399,7 @@ fn load_configmap(inv: &mut Inventory, file: usize, root: &Node, meta: Meta) {
     }
 }
 
-pub(super) fn string_map(node: Option<&Node>) -> BTreeMap<String, String> {
+pub(super) fn string_map(node: Option<&Node>) -> StringMap {
     node.map(|n| {
         n.string_entries()
             .into_iter()
@@ -461,4 +496,123 @@ fn subject(file: usize, s: &Node) -> Option<Subject> {
             .map(str::to_string),
         loc: Loc::span(file, s.pos, s.end_line),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plain way: the whole tree of the file first, then its documents. Streaming must
+    /// build exactly the inventory this builds.
+    fn build_from_whole_tree(sources: &[Source]) -> Inventory {
+        let mut inv = Inventory::default();
+        for (file, source) in sources.iter().enumerate() {
+            match yaml::parse_stream(&source.text) {
+                Ok(_) if source.text.trim().is_empty() => load_source(&mut inv, file, source),
+                Ok(docs) => {
+                    for doc in &docs {
+                        load_parsed(&mut inv, file, source, doc);
+                    }
+                }
+                // Errors (and the config.toml fallback) take the one path there is.
+                Err(_) => load_source(&mut inv, file, source),
+            }
+        }
+        inv
+    }
+
+    fn yaml_files(dir: &std::path::Path, out: &mut Vec<Source>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut paths: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+        paths.sort();
+        for path in paths {
+            if path.is_dir() {
+                yaml_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                if let Ok(text) = std::fs::read_to_string(&path) {
+                    out.push(Source::new(path.display().to_string(), text));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn streaming_builds_what_the_whole_tree_builds_for_every_bundled_manifest() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut sources = Vec::new();
+        for dir in ["examples", "tests/cases", "tests/corpus", "tests/hostile"] {
+            yaml_files(&root.join(dir), &mut sources);
+        }
+        assert!(sources.len() > 100, "found only {} files", sources.len());
+        // The case that streams: a `kubectl get -o yaml` List.
+        assert!(sources
+            .iter()
+            .any(|s| s.path.ends_with("kubectl-list-dump/dump.yaml")));
+        let mut compared = 0;
+        for source in &sources {
+            let one = std::slice::from_ref(source);
+            let whole = build_from_whole_tree(one);
+            // Files that fail to parse become an error either way; the message is the same.
+            let streamed = build(one);
+            assert_eq!(
+                format!("{streamed:?}"),
+                format!("{whole:?}"),
+                "{}",
+                source.path
+            );
+            compared += 1;
+        }
+        assert_eq!(compared, sources.len());
+    }
+
+    fn one(text: &str) -> Inventory {
+        build(&[Source::new("in.yaml", text)])
+    }
+
+    #[test]
+    fn a_list_that_breaks_in_its_last_item_yields_no_object() {
+        let inv = one(concat!(
+            "apiVersion: v1\nkind: List\nitems:\n",
+            "- apiVersion: v1\n  kind: ServiceAccount\n  metadata: {name: a, namespace: ci}\n",
+            "- apiVersion: v1\n  kind: ServiceAccount\n  metadata: {name: b, namespace: ci}\n",
+            "- apiVersion: v1\n  kind: ServiceAccount\n  metadata: {name: c, name: d}\n",
+        ));
+        assert!(
+            inv.service_accounts.is_empty(),
+            "{:?}",
+            inv.service_accounts
+        );
+        assert_eq!(inv.objects, 0);
+        assert_eq!(inv.errors.len(), 1);
+        assert_eq!(inv.errors[0].line, Some(12), "{:?}", inv.errors);
+    }
+
+    #[test]
+    fn items_of_a_document_that_is_not_a_list_are_not_objects() {
+        // `items:` comes before `kind:` (kubectl sorts keys), so the parse streams the items
+        // before it can know; the file is then read again whole.
+        let inv = one(concat!(
+            "apiVersion: example.com/v1\nitems:\n",
+            "- apiVersion: rbac.authorization.k8s.io/v1\n  kind: ClusterRole\n  metadata: {name: x}\n",
+            "kind: Inventory\n",
+        ));
+        assert!(inv.roles.is_empty());
+        assert_eq!(inv.skipped.get("Inventory"), Some(&1));
+        assert_eq!(inv.documents, 1);
+    }
+
+    #[test]
+    fn helm_values_keep_pointing_at_their_role_when_files_are_merged() {
+        let role = "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: r, namespace: ci}\n";
+        let values = "rbac:\n  create: true\nrunners:\n  config: |\n    [[runners]]\n";
+        let inv = build(&[
+            Source::new("role.yaml", role),
+            Source::new("values.yaml", values),
+        ]);
+        let helm = inv.helm_values.first().expect("helm values");
+        let index = helm.role.expect("rendered role");
+        assert_eq!(inv.roles[index].meta.origin, Origin::Helm);
+    }
 }

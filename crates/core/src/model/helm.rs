@@ -94,7 +94,7 @@ pub fn load(inv: &mut Inventory, file: usize, root: &Node) {
         name: name.to_string(),
         namespace: namespace.map(str::to_string),
         labels: [("app".to_string(), "gitlab-runner".to_string())].into(),
-        annotations: BTreeMap::new(),
+        annotations: StringMap::default(),
         loc,
         origin: Origin::Helm,
     };
@@ -225,7 +225,7 @@ pub fn load(inv: &mut Inventory, file: usize, root: &Node) {
     let deploy_loc = root
         .key_node("gitlabUrl")
         .map_or(Loc::at(file, root.pos), |k| Loc::at(file, k.pos));
-    let mut labels = BTreeMap::new();
+    let mut labels = StringMap::default();
     labels.insert("app".to_string(), "gitlab-runner".to_string());
     inv.workloads.push(Workload {
         kind: "Deployment".to_string(),

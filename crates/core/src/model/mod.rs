@@ -7,10 +7,12 @@
 mod extract;
 mod helm;
 mod kubeconfig;
+mod string_map;
 mod workload;
 
 pub use extract::build;
 pub use kubeconfig::Kubeconfig;
+pub use string_map::StringMap;
 pub use workload::Workload;
 
 use crate::yaml::Pos;
@@ -50,8 +52,8 @@ impl Loc {
 pub struct Meta {
     pub name: String,
     pub namespace: Option<String>,
-    pub labels: BTreeMap<String, String>,
-    pub annotations: BTreeMap<String, String>,
+    pub labels: StringMap,
+    pub annotations: StringMap,
     /// The whole object.
     pub loc: Loc,
     /// Where the object came from when it is not written out: the Helm values that render it,
@@ -126,7 +128,7 @@ pub enum RoleKind {
 
 #[derive(Debug, Clone, Default)]
 pub struct LabelSelector {
-    pub match_labels: BTreeMap<String, String>,
+    pub match_labels: StringMap,
     /// (key, operator, values)
     pub match_expressions: Vec<(String, String, Vec<String>)>,
 }
@@ -134,7 +136,7 @@ pub struct LabelSelector {
 impl LabelSelector {
     /// Kubernetes label-selector semantics; an empty selector matches nothing in aggregation
     /// (the clusterrole-aggregation controller skips empty selectors).
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+    pub fn matches(&self, labels: &StringMap) -> bool {
         if self.match_labels.is_empty() && self.match_expressions.is_empty() {
             return false;
         }
@@ -284,6 +286,59 @@ pub struct Inventory {
     pub objects: usize,
     pub skipped: BTreeMap<String, usize>,
     pub errors: Vec<crate::report::FileError>,
+}
+
+impl Inventory {
+    /// Appends what another inventory (one file's, built on its own) holds, in order.
+    /// Destructured field by field, so that a new field cannot be forgotten here.
+    pub fn append(&mut self, other: Inventory) {
+        let Inventory {
+            roles,
+            bindings,
+            service_accounts,
+            secrets,
+            namespaces,
+            workloads,
+            runner_configs,
+            kubeconfigs,
+            mut helm_values,
+            missing_separators,
+            documents,
+            objects,
+            skipped,
+            errors,
+        } = other;
+        // Helm values point at the Role they render by index.
+        let base = self.roles.len();
+        for values in &mut helm_values {
+            values.role = values.role.map(|i| i + base);
+        }
+        append_vec(&mut self.roles, roles);
+        append_vec(&mut self.bindings, bindings);
+        append_vec(&mut self.service_accounts, service_accounts);
+        append_vec(&mut self.secrets, secrets);
+        append_vec(&mut self.namespaces, namespaces);
+        append_vec(&mut self.workloads, workloads);
+        append_vec(&mut self.runner_configs, runner_configs);
+        append_vec(&mut self.kubeconfigs, kubeconfigs);
+        append_vec(&mut self.helm_values, helm_values);
+        append_vec(&mut self.missing_separators, missing_separators);
+        append_vec(&mut self.errors, errors);
+        self.documents += documents;
+        self.objects += objects;
+        for (kind, n) in skipped {
+            *self.skipped.entry(kind).or_default() += n;
+        }
+    }
+}
+
+/// `into.append(from)`, without a copy when `into` is still empty (one big file).
+fn append_vec<T>(into: &mut Vec<T>, mut from: Vec<T>) {
+    if into.is_empty() {
+        *into = from;
+    } else {
+        into.append(&mut from);
+    }
 }
 
 pub use helm::HelmValues;

@@ -2,7 +2,6 @@
 
 use super::{Loc, Meta};
 use crate::yaml::Node;
-use std::collections::BTreeMap;
 
 #[derive(Debug, Clone)]
 pub struct Workload {
@@ -16,7 +15,7 @@ pub struct Workload {
     pub automount: Option<bool>,
     pub images: Vec<String>,
     /// Pod template labels merged over the object's.
-    pub labels: BTreeMap<String, String>,
+    pub labels: super::StringMap,
     /// Projected `serviceAccountToken` sources: (expirationSeconds, where).
     pub projected_tokens: Vec<(i64, Loc)>,
     /// hostPath volumes: (path, where).

@@ -83,7 +83,7 @@ fn mounts_token(ctx: &Ctx, w: &Workload) -> bool {
 fn app_key(w: &Workload) -> (String, String, String) {
     let label = |keys: &[&str]| {
         keys.iter()
-            .find_map(|k| w.labels.get(*k))
+            .find_map(|k| w.labels.get(k))
             .cloned()
             .unwrap_or_default()
     };
