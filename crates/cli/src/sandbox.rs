@@ -353,21 +353,21 @@ impl Policy {
             })?;
         drop(request);
 
+        // The chunked answer when the module has it (the embedded one does): see
+        // `rbac_evaluate_chunked` in crates/policy.
+        if let Some(chunked) = instance
+            .get_func(&mut *store, CHUNKED)
+            .and_then(|f| f.typed::<(u32, u32), u64>(&*store).ok())
+        {
+            let packed = chunked
+                .call(&mut *store, (ptr, len))
+                .map_err(|e| classify(store, e))?;
+            return read_chunks(memory.data(&*store), packed);
+        }
         let packed = evaluate
             .call(&mut *store, (ptr, len))
             .map_err(|e| classify(store, e))?;
-        let out_ptr = (packed >> 32) as usize;
-        let out_len = (packed & 0xffff_ffff) as usize;
-        let bytes = out_ptr
-            .checked_add(out_len)
-            .and_then(|end| memory.data(&*store).get(out_ptr..end))
-            .ok_or_else(|| {
-                PolicyError::Abi(format!(
-                    "rbac_evaluate returned {out_len} bytes at {out_ptr:#x}, outside the \
-                     module's memory ({} bytes)",
-                    memory.data_size(&*store)
-                ))
-            })?;
+        let bytes = region(memory.data(&*store), packed, "rbac_evaluate")?;
         let text = std::str::from_utf8(bytes)
             .map_err(|e| PolicyError::Abi(format!("the response is not UTF-8: {e}")))?;
         Ok(text.to_string())
@@ -414,6 +414,57 @@ pub struct Evaluation {
     /// Size of the module's linear memory at the end: wasm memory only grows, so this is the
     /// evaluation's peak.
     pub memory_bytes: usize,
+}
+
+/// The optional export answering in pieces.
+const CHUNKED: &str = "rbac_evaluate_chunked";
+
+/// The bytes `(ptr << 32) | len` names in the module's memory, bounds-checked.
+fn region<'m>(memory: &'m [u8], packed: u64, what: &str) -> Result<&'m [u8], PolicyError> {
+    let ptr = (packed >> 32) as usize;
+    let len = (packed & 0xffff_ffff) as usize;
+    ptr.checked_add(len)
+        .and_then(|end| memory.get(ptr..end))
+        .ok_or_else(|| {
+            PolicyError::Abi(format!(
+                "{what} returned {len} bytes at {ptr:#x}, outside the module's memory ({} bytes)",
+                memory.len()
+            ))
+        })
+}
+
+/// Joins the pieces listed by the table `rbac_evaluate_chunked` returned.
+fn read_chunks(memory: &[u8], packed: u64) -> Result<String, PolicyError> {
+    let table = region(memory, packed, CHUNKED)?;
+    if table.len() % 8 != 0 {
+        return Err(PolicyError::Abi(format!(
+            "{CHUNKED} returned a table of {} bytes, not a whole number of (ptr, len) pairs",
+            table.len()
+        )));
+    }
+    let entries: Vec<u64> = table
+        .chunks_exact(8)
+        .map(|pair| {
+            let word = |at: usize| {
+                u32::from_le_bytes([pair[at], pair[at + 1], pair[at + 2], pair[at + 3]])
+            };
+            (u64::from(word(0)) << 32) | u64::from(word(4))
+        })
+        .collect();
+    let mut pieces = Vec::with_capacity(entries.len());
+    let mut total = 0usize;
+    for entry in entries {
+        let piece = region(memory, entry, "a piece of the chunked response")?;
+        total = total.saturating_add(piece.len());
+        pieces.push(piece);
+    }
+    let mut bytes = Vec::with_capacity(total);
+    for piece in pieces {
+        bytes.extend_from_slice(piece);
+    }
+    // Validated whole: a piece may end inside a multi-byte character.
+    String::from_utf8(bytes)
+        .map_err(|e| PolicyError::Abi(format!("the response is not UTF-8: {}", e.utf8_error())))
 }
 
 fn typed<P, R>(

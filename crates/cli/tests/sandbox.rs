@@ -132,6 +132,39 @@ fn out_of_bounds_result_is_refused() {
     assert_stopped(&out, "outside the module's memory");
 }
 
+/// A module that answers through `rbac_evaluate_chunked` with the table `table` (WAT string
+/// bytes, `len` of them) at 8192; its `rbac_evaluate` traps, so only the chunked path can pass.
+fn chunked_module(table: &str, len: u32) -> String {
+    let wat = module(1, "(unreachable)");
+    let open = &wat[..wat.len() - 1];
+    format!(
+        r#"{open}
+  (data (i32.const 8192) "{table}")
+  (func (export "rbac_evaluate_chunked") (param i32 i32) (result i64)
+    (i64.or (i64.shl (i64.const 8192) (i64.const 32)) (i64.const {len}))))"#
+    )
+}
+
+#[test]
+fn chunked_answers_are_joined_and_bounds_checked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The 32-byte report at 4096 in two pieces, 10 + 22 bytes: joined, it is a complete JSON
+    // object (missing fields), not a truncated one.
+    let two = r"\00\10\00\00\0a\00\00\00\0a\10\00\00\16\00\00\00";
+    let m = write_module(dir.path(), "two-pieces", &chunked_module(two, 16));
+    let out = run_policy(dir.path(), &m, &[]);
+    assert_stopped(&out, "missing field");
+
+    let outside = r"\00\10\00\00\ff\ff\ff\7f";
+    let m = write_module(dir.path(), "piece-outside", &chunked_module(outside, 8));
+    let out = run_policy(dir.path(), &m, &[]);
+    assert_stopped(&out, "outside the module's memory");
+
+    let m = write_module(dir.path(), "ragged-table", &chunked_module(two, 12));
+    let out = run_policy(dir.path(), &m, &[]);
+    assert_stopped(&out, "not a whole number of (ptr, len) pairs");
+}
+
 #[test]
 fn imports_and_missing_exports_are_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -185,6 +218,7 @@ fn embedded_module_imports_nothing() {
         "rbac_alloc",
         "rbac_dealloc",
         "rbac_evaluate",
+        "rbac_evaluate_chunked",
     ] {
         assert!(
             exports.contains(&name),

@@ -91,10 +91,93 @@ pub enum Response {
 /// Handles one JSON request. Never panics on bad input: a malformed request becomes a report
 /// with an error (verdict `error`, exit 2).
 pub fn handle_json(request: &str) -> String {
-    if let Some(response) = crate::audit::session::feed_fast(request) {
-        return response;
+    match answer(std::borrow::Cow::Borrowed(request)) {
+        Answer::Text(text) => text,
+        Answer::Value(response) => to_json_exact(&response).unwrap_or_else(|e| serialize_error(&e)),
     }
-    let response = match serde_json::from_str::<Request>(request) {
+}
+
+/// [`handle_json`] for a host that hands the request over: it is freed as soon as it is
+/// decoded, before the check runs (a 40 MB request otherwise stayed alive, unused, through the
+/// whole evaluation), and the response comes in chunks of [`CHUNK`] bytes, which fit in the
+/// memory the check freed; one buffer for a 100 MB report had to be found above it all.
+pub fn handle_json_chunked(request: String) -> Vec<Vec<u8>> {
+    match answer(std::borrow::Cow::Owned(request)) {
+        Answer::Text(text) => vec![text.into_bytes()],
+        Answer::Value(response) => {
+            let mut chunks = Chunks::default();
+            match serde_json::to_writer(&mut chunks, &response) {
+                Ok(()) => chunks.finish(),
+                Err(e) => vec![serialize_error(&e).into_bytes()],
+            }
+        }
+    }
+}
+
+/// Size of the pieces [`handle_json_chunked`] answers in.
+pub const CHUNK: usize = 32 * 1024;
+
+/// An `io::Write` into pieces of [`CHUNK`] bytes.
+#[derive(Default)]
+struct Chunks {
+    done: Vec<Vec<u8>>,
+    current: Vec<u8>,
+}
+
+impl std::io::Write for Chunks {
+    fn write(&mut self, mut bytes: &[u8]) -> std::io::Result<usize> {
+        let written = bytes.len();
+        while !bytes.is_empty() {
+            if self.current.capacity() == 0 {
+                self.current = Vec::with_capacity(CHUNK);
+            }
+            let room = CHUNK - self.current.len();
+            let (now, rest) = bytes.split_at(room.min(bytes.len()));
+            self.current.extend_from_slice(now);
+            bytes = rest;
+            if self.current.len() == CHUNK {
+                self.done.push(std::mem::take(&mut self.current));
+            }
+        }
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Chunks {
+    fn finish(mut self) -> Vec<Vec<u8>> {
+        if !self.current.is_empty() {
+            self.current.shrink_to_fit();
+            self.done.push(self.current);
+        }
+        self.done
+    }
+}
+
+fn serialize_error(e: &serde_json::Error) -> String {
+    format!(
+        "{{\"schema\":\"rbac-gate/report/v1\",\"verdict\":\"error\",\"serialize_error\":\"{e}\"}}"
+    )
+}
+
+/// A response: ready text (the audit fast path) or a value to serialize.
+enum Answer {
+    Text(String),
+    Value(Response),
+}
+
+/// Decodes and runs one request. `request` is taken by value so that it can be dropped as
+/// soon as it is decoded.
+fn answer(request: std::borrow::Cow<'_, str>) -> Answer {
+    if let Some(response) = crate::audit::session::feed_fast(&request) {
+        return Answer::Text(response);
+    }
+    let decoded = serde_json::from_str::<Request>(&request);
+    drop(request);
+    let response = match decoded {
         Ok(Request::Check { sources, options }) => {
             Response::Report(Box::new(crate::check(&sources, &options)))
         }
@@ -120,9 +203,7 @@ pub fn handle_json(request: &str) -> String {
             Response::Report(Box::new(report))
         }
     };
-    to_json_exact(&response).unwrap_or_else(|e| {
-        format!("{{\"schema\":\"rbac-gate/report/v1\",\"verdict\":\"error\",\"serialize_error\":\"{e}\"}}")
-    })
+    Answer::Value(response)
 }
 
 /// `serde_json::to_string` into a buffer of the exact size, measured by a first pass. A report
@@ -165,5 +246,35 @@ mod exact_json_tests {
         let json = to_json_exact(&report).expect("serializes");
         assert_eq!(json, serde_json::to_string(&report).expect("serializes"));
         assert_eq!(json.capacity(), json.len());
+    }
+}
+
+#[cfg(test)]
+mod chunked_tests {
+    use super::*;
+
+    #[test]
+    fn the_pieces_join_into_what_handle_json_answers() {
+        let big_role = format!(
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {{name: wide}}\nrules:\n{}",
+            (0..400)
+                .map(|i| format!("- apiGroups: ['*']\n  resources: ['r{i}', '*']\n  verbs: ['*']\n"))
+                .collect::<String>()
+        );
+        let check = serde_json::to_string(&Request::Check {
+            sources: vec![Source::new("wide.yaml", big_role)],
+            options: Options::default(),
+        })
+        .expect("serializes");
+        for request in [check.as_str(), "{\"op\":\"rules\"}", "not json", "\u{0}"] {
+            let whole = handle_json(request);
+            let pieces = handle_json_chunked(request.to_string());
+            assert_eq!(pieces.concat(), whole.as_bytes(), "{request:.40}");
+            let (last, full) = pieces.split_last().expect("at least one piece");
+            assert!(full.iter().all(|p| p.len() == CHUNK));
+            assert!(!last.is_empty() && last.len() <= CHUNK.max(whole.len()));
+        }
+        // The check answer really is in several pieces.
+        assert!(handle_json_chunked(check).len() > 2);
     }
 }
