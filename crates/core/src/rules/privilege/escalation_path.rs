@@ -533,30 +533,22 @@ fn analyze(ctx: &Ctx) -> Vec<Path> {
         let mut reported: BTreeSet<String> = BTreeSet::new();
         let mut found = 0;
         let mut visits = 0;
+        // Nodes queued so far: a node queued as the k-th is the k-th the search takes off the
+        // queue (breadth first), so it is judged when queued. That is the order, and the
+        // MAX_VISITS cut, of judging it when taken off; but the search stops at its
+        // MAX_PATHS-th path at once, instead of first taking off every node queued before it.
+        // Through "any ServiceAccount of any namespace" that was every namespace's nodes, for
+        // every such identity: the analysis grew with the square of the cluster.
+        let mut queued = 1;
         let mut queue = VecDeque::new();
         seen[origin] = origin;
         parent[origin] = None;
         depth[origin] = 0;
         queue.push_back(origin);
-        while let Some(n) = queue.pop_front() {
+        'search: while let Some(n) = queue.pop_front() {
             visits += 1;
             if visits > MAX_VISITS || found >= MAX_PATHS {
                 break;
-            }
-            if n != origin {
-                if let Node::Id(target) = &g.nodes[n] {
-                    let power = powers[n].get_or_insert_with(|| power_of(ctx, target));
-                    let new: Vec<(&String, &(Cap, usize))> = power
-                        .iter()
-                        .filter(|(k, _)| !covered(&own, k) && !reported.contains(*k))
-                        .collect();
-                    if !new.is_empty() {
-                        let path = describe(ctx, &g, &parent, (origin_id, target), n, &new);
-                        reported.extend(new.iter().map(|(k, _)| (*k).clone()));
-                        out.push(path);
-                        found += 1;
-                    }
-                }
             }
             if depth[n] >= MAX_DEPTH {
                 continue;
@@ -578,6 +570,27 @@ fn analyze(ctx: &Ctx) -> Vec<Path> {
                 parent[e.to] = Some((n, ei));
                 depth[e.to] = depth[n] + 1;
                 queue.push_back(e.to);
+                queued += 1;
+                if queued > MAX_VISITS {
+                    continue; // never taken off within the budget
+                }
+                let Node::Id(target) = &g.nodes[e.to] else {
+                    continue;
+                };
+                let power = powers[e.to].get_or_insert_with(|| power_of(ctx, target));
+                let new: Vec<(&String, &(Cap, usize))> = power
+                    .iter()
+                    .filter(|(k, _)| !covered(&own, k) && !reported.contains(*k))
+                    .collect();
+                if !new.is_empty() {
+                    let path = describe(ctx, &g, &parent, (origin_id, target), e.to, &new);
+                    reported.extend(new.iter().map(|(k, _)| (*k).clone()));
+                    out.push(path);
+                    found += 1;
+                    if found >= MAX_PATHS {
+                        break 'search;
+                    }
+                }
             }
         }
     }
