@@ -279,15 +279,23 @@ impl Builder<'_> {
 
     /// Whether a node finished now is an item of the document's top-level `items:` sequence,
     /// and items are being streamed. An anchored sequence is kept whole (an alias may copy it).
+    /// A second `items:` key (which splits the document, see `split_root`) is not streamed: its
+    /// items belong to the document the split starts.
     fn streams_item(&self) -> bool {
         let [Frame::Map {
             pending_key: Some(key),
+            entries,
+            index,
             ..
         }, Frame::Seq { anchor: 0, .. }] = self.stack.as_slice()
         else {
             return false;
         };
-        matches!(self.sink, Sink::Stream(_)) && key.as_str() == Some("items")
+        let repeated = match index {
+            Some(index) => index.contains_key("items"),
+            None => entries.iter().any(|(k, _)| k.as_str() == Some("items")),
+        };
+        matches!(self.sink, Sink::Stream(_)) && key.as_str() == Some("items") && !repeated
     }
 
     fn fail(&mut self, pos: Pos, message: String) {
@@ -791,6 +799,26 @@ mod tests {
         .expect_err("duplicate key");
         assert_eq!(streamed_err, collected);
         assert_eq!(items, 2);
+    }
+
+    #[test]
+    fn a_repeated_items_key_is_not_streamed() {
+        // Found by fuzzing: the second `items` splits the document (a missing `---`), so its
+        // items belong to the second document, which is not a List.
+        let text = "kind: List\nitems: [a]\nitems: [b]\n";
+        let collected = parse_stream(text).expect("parses");
+        assert_eq!(collected.len(), 2);
+        let got = streamed(text).expect("parses");
+        assert!(
+            matches!(&got[0], Streamed::Item(n) if n.as_str() == Some("a")),
+            "{got:?}"
+        );
+        assert!(matches!(&got[1], Streamed::Document(_, 1)), "{got:?}");
+        match &got[2] {
+            Streamed::Document(doc, 0) => assert_eq!(doc.root, collected[1].root),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(got.len(), 3);
     }
 
     #[test]

@@ -74,3 +74,24 @@ fn an_empty_role_ref_field_does_not_hang_the_line_search() {
         .expect("check returns instead of looping");
     assert!(findings >= 1);
 }
+
+#[test]
+fn a_repeated_items_key_keeps_its_items_out_of_the_list() {
+    // fuzz/artifacts/yaml/crash-f6078d4beaf47e3ed28aa355329dc3b7a0cbe79f (the `yaml` target's
+    // streaming-vs-whole-tree oracle): a second top-level `items:` splits the document (a
+    // missing `---`), but its items were streamed out as if they were the first document's.
+    // Reduced: the second list's ClusterRole must not be checked as an object of the List.
+    let text = "kind: List\nitems: []\nitems:\n- apiVersion: rbac.authorization.k8s.io/v1\n  kind: ClusterRole\n  metadata: {name: everything}\n  rules:\n  - {apiGroups: ['*'], resources: ['*'], verbs: ['*']}\n";
+    let report = invariants(&[Source::new("list.yaml", text)]);
+    assert_eq!(report.counts.objects, 0, "{:?}", report.findings);
+    assert!(
+        report.findings.iter().any(|f| f.code == "RG507"),
+        "{:?}",
+        report.findings
+    );
+    assert!(
+        report.findings.iter().all(|f| f.code != "RG101"),
+        "{:?}",
+        report.findings
+    );
+}

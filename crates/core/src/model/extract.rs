@@ -604,6 +604,24 @@ mod tests {
     }
 
     #[test]
+    fn items_after_a_repeated_items_key_belong_to_the_split_off_document() {
+        let sa = |name: &str| {
+            format!("- apiVersion: v1\n  kind: ServiceAccount\n  metadata: {{name: {name}, namespace: ci}}\n")
+        };
+        let text = format!("kind: List\nitems:\n{}items:\n{}", sa("a"), sa("b"));
+        let inv = one(&text);
+        let whole = build_from_whole_tree(&[Source::new("in.yaml", text.as_str())]);
+        assert_eq!(format!("{inv:?}"), format!("{whole:?}"));
+        let names: Vec<&str> = inv
+            .service_accounts
+            .iter()
+            .map(|s| s.meta.name.as_str())
+            .collect();
+        assert_eq!(names, ["a"]);
+        assert_eq!(inv.missing_separators.len(), 1);
+    }
+
+    #[test]
     fn helm_values_keep_pointing_at_their_role_when_files_are_merged() {
         let role = "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: r, namespace: ci}\n";
         let values = "rbac:\n  create: true\nrunners:\n  config: |\n    [[runners]]\n";
