@@ -57,10 +57,13 @@ impl Rule for IneffectiveRule {
     fn check(&self, ctx: &Ctx, out: &mut Vec<Finding>) {
         let scopes = util::namespaced_only(ctx.inv, ctx.authz);
         for (ri, role) in util::judged_roles(ctx.inv) {
-            let Some(namespaces) = scopes.get(ri).cloned().flatten() else {
+            let Some(Some(namespaces)) = scopes.get(ri) else {
                 continue;
             };
-            let where_ = place(role, &namespaces);
+            // Worded on first use: admin, edit and view are bound in every namespace of a
+            // large cluster, and the list of them is long.
+            let where_cell = std::cell::OnceCell::new();
+            let where_ = || where_cell.get_or_init(|| place(role, namespaces)).as_str();
             for rule in &role.rules {
                 let verbs: Vec<&str> = rule
                     .verbs
@@ -72,7 +75,7 @@ impl Rule for IneffectiveRule {
                     continue;
                 }
                 if !rule.non_resource_urls.is_empty() {
-                    urls(ctx, out, role, rule, &where_);
+                    urls(ctx, out, role, rule, where_());
                     continue;
                 }
                 for (i, resource) in rule.resources.iter().enumerate() {
@@ -87,8 +90,8 @@ impl Rule for IneffectiveRule {
                         rule,
                         resource,
                         &dead,
-                        &where_,
-                        &namespaces,
+                        where_(),
+                        namespaces,
                         loc,
                     );
                 }
