@@ -456,6 +456,15 @@ fn read_chunks(memory: &[u8], packed: u64) -> Result<String, PolicyError> {
     for entry in entries {
         let piece = region(memory, entry, "a piece of the chunked response")?;
         total = total.saturating_add(piece.len());
+        // Pieces of a real answer are disjoint, so they cannot add up to more than the memory
+        // holding them; a table naming one region over and over must not make the host
+        // allocate without bound.
+        if total > memory.len() {
+            return Err(PolicyError::Abi(format!(
+                "{CHUNKED} listed pieces adding up to more than the module's memory ({} bytes)",
+                memory.len()
+            )));
+        }
         pieces.push(piece);
     }
     let mut bytes = Vec::with_capacity(total);

@@ -163,6 +163,17 @@ fn chunked_answers_are_joined_and_bounds_checked() {
     let m = write_module(dir.path(), "ragged-table", &chunked_module(two, 12));
     let out = run_policy(dir.path(), &m, &[]);
     assert_stopped(&out, "not a whole number of (ptr, len) pairs");
+
+    // The whole first page, 16 times: 1 MiB, more than the two pages the module has (its
+    // first, and the one `rbac_alloc` grew for the small request).
+    let repeated = r"\00\00\00\00\00\00\01\00".repeat(16);
+    let m = write_module(
+        dir.path(),
+        "repeated-pieces",
+        &chunked_module(&repeated, 128),
+    );
+    let out = run_policy(dir.path(), &m, &[]);
+    assert_stopped(&out, "adding up to more than the module's memory");
 }
 
 #[test]
