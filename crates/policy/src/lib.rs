@@ -83,8 +83,9 @@ pub unsafe extern "C" fn rbac_evaluate(ptr: u32, len: u32) -> u64 {
 /// Evaluates one JSON request and returns its response as a table of pieces (see the module
 /// docs). The CLI uses it for `check`: the request buffer is freed as soon as it is decoded and
 /// the pieces fit in the memory the check freed, where `rbac_evaluate` needed both the request
-/// and one contiguous response on top of the evaluation's peak (a third more memory on a
-/// 100,000-object dump). Hosts that do not know this export use `rbac_evaluate`.
+/// and one contiguous response on top of the evaluation's peak (395 MiB of module memory
+/// against 261 MiB on a 100,000-object dump). Hosts that do not know this export use
+/// `rbac_evaluate`.
 ///
 /// # Safety
 /// As for [`rbac_evaluate`]: `ptr`/`len` must describe a buffer from [`rbac_alloc`] that the
