@@ -549,9 +549,6 @@ fn error_report(sources: &[Source], fail_on: Option<Severity>, message: String) 
     }
 }
 
-/// Fail-closed checks on whatever module produced the report (a `--policy` module is not
-/// trusted to get them right): unreadable inputs are errors, errors mean exit 2, and a
-/// failing finding is never a pass.
 /// The `check` request, serialized from borrowed inputs: `Request::Check` owns its sources,
 /// and cloning them only to serialize doubled the host's memory for a large dump.
 fn encode_check(sources: &[Source], options: &Options) -> Result<String, String> {
@@ -565,6 +562,9 @@ fn encode_check(sources: &[Source], options: &Options) -> Result<String, String>
         .map_err(|e| format!("cannot encode the request: {e}"))
 }
 
+/// Fail-closed checks on whatever module produced the report (a `--policy` module is not
+/// trusted to get them right): unreadable inputs are errors, errors mean exit 2, and a
+/// failing finding is never a pass.
 fn enforce_invariants(report: &mut Report, sources: &[Source]) {
     for source in sources {
         if let Some(message) = &source.read_error {
