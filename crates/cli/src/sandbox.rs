@@ -367,10 +367,7 @@ impl Policy {
         let packed = evaluate
             .call(&mut *store, (ptr, len))
             .map_err(|e| classify(store, e))?;
-        let bytes = region(memory.data(&*store), packed, "rbac_evaluate")?;
-        let text = std::str::from_utf8(bytes)
-            .map_err(|e| PolicyError::Abi(format!("the response is not UTF-8: {e}")))?;
-        Ok(text.to_string())
+        response_text(memory.data(&*store), packed, "rbac_evaluate")
     }
 
     fn classify(
@@ -431,6 +428,13 @@ fn region<'m>(memory: &'m [u8], packed: u64, what: &str) -> Result<&'m [u8], Pol
                 memory.len()
             ))
         })
+}
+
+/// The UTF-8 response `(ptr << 32) | len` names, copied out of the module's memory.
+fn response_text(memory: &[u8], packed: u64, what: &str) -> Result<String, PolicyError> {
+    std::str::from_utf8(region(memory, packed, what)?)
+        .map(str::to_string)
+        .map_err(|e| PolicyError::Abi(format!("the response is not UTF-8: {e}")))
 }
 
 /// Joins the pieces listed by the table `rbac_evaluate_chunked` returned.

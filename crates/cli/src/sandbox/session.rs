@@ -7,7 +7,7 @@
 //! each response is freed after it is read, so memory stays flat) and the wasm stack limit.
 //! A trap ends the session: the instance is not trusted afterwards.
 
-use super::{typed, Limiter, Policy, PolicyError, Ticker, MIB};
+use super::{response_text, typed, Limiter, Policy, PolicyError, Ticker, MIB};
 use wasmtime::{Instance, Memory, Store, TypedFunc};
 
 /// A live instance of the policy module.
@@ -153,27 +153,11 @@ impl<'p> Session<'p> {
             self.fuel_used += fuel.saturating_sub(self.store.get_fuel().unwrap_or(0));
         }
         let packed = packed?;
-        let out_ptr = (packed >> 32) as usize;
-        let out_len = (packed & 0xffff_ffff) as usize;
-        let text = {
-            let data = self.memory.data(&self.store);
-            let bytes = out_ptr
-                .checked_add(out_len)
-                .and_then(|end| data.get(out_ptr..end))
-                .ok_or_else(|| {
-                    PolicyError::Abi(format!(
-                        "rbac_evaluate returned {out_len} bytes at {out_ptr:#x}, outside the \
-                         module's memory ({} bytes)",
-                        data.len()
-                    ))
-                })?;
-            std::str::from_utf8(bytes)
-                .map_err(|e| PolicyError::Abi(format!("the response is not UTF-8: {e}")))?
-                .to_string()
-        };
+        let text = response_text(self.memory.data(&self.store), packed, "rbac_evaluate")?;
         // The response buffer is the module's: free it so a long session stays flat.
+        let (out_ptr, out_len) = ((packed >> 32) as u32, (packed & 0xffff_ffff) as u32);
         self.dealloc
-            .call(&mut self.store, (out_ptr as u32, out_len as u32))
+            .call(&mut self.store, (out_ptr, out_len))
             .map_err(|e| classify(&self.store, e))?;
         Ok(text)
     }
