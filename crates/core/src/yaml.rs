@@ -191,11 +191,6 @@ impl Node {
     }
 }
 
-enum Sink<'s> {
-    Collect(Vec<Document>),
-    Stream(&'s mut dyn FnMut(Streamed)),
-}
-
 enum Frame {
     Seq {
         pos: Pos,
@@ -225,8 +220,10 @@ pub enum Streamed {
 
 struct Builder<'s> {
     stack: Vec<Frame>,
-    /// Where finished documents (and, when streaming, list items) go.
-    sink: Sink<'s>,
+    /// Where finished documents (and, with `stream_items`, list items) go.
+    each: &'s mut dyn FnMut(Streamed),
+    /// Whether a document's top-level `items` are handed over one by one.
+    stream_items: bool,
     /// List items handed over in the current document.
     streamed: usize,
     /// Last line of the last item handed over, for the end line of the emptied sequence.
@@ -270,10 +267,7 @@ fn node_count(node: &Node) -> usize {
 
 impl Builder<'_> {
     fn emit(&mut self, doc: Document) {
-        match &mut self.sink {
-            Sink::Collect(docs) => docs.push(doc),
-            Sink::Stream(f) => f(Streamed::Document(doc, self.streamed)),
-        }
+        (self.each)(Streamed::Document(doc, self.streamed));
         self.streamed = 0;
     }
 
@@ -295,7 +289,7 @@ impl Builder<'_> {
             Some(index) => index.contains_key("items"),
             None => entries.iter().any(|(k, _)| k.as_str() == Some("items")),
         };
-        matches!(self.sink, Sink::Stream(_)) && key.as_str() == Some("items") && !repeated
+        self.stream_items && key.as_str() == Some("items") && !repeated
     }
 
     fn fail(&mut self, pos: Pos, message: String) {
@@ -335,11 +329,9 @@ impl Builder<'_> {
         }
         let at_root = self.stack.len() == 1;
         if self.streams_item() {
-            if let Sink::Stream(f) = &mut self.sink {
-                self.streamed += 1;
-                self.streamed_end = node.end_line;
-                f(Streamed::Item(node));
-            }
+            self.streamed += 1;
+            self.streamed_end = node.end_line;
+            (self.each)(Streamed::Item(node));
             return;
         }
         match self.stack.last_mut() {
@@ -585,11 +577,13 @@ impl Builder<'_> {
 
 /// Parses a YAML stream (JSON too: it is YAML 1.2 flow syntax) into documents.
 pub fn parse_stream(text: &str) -> Result<Vec<Document>, YamlError> {
-    let mut builder = parse_with(text, Sink::Collect(Vec::new()))?;
-    match std::mem::replace(&mut builder.sink, Sink::Collect(Vec::new())) {
-        Sink::Collect(docs) => Ok(docs),
-        Sink::Stream(_) => Ok(Vec::new()),
-    }
+    let mut docs = Vec::new();
+    parse_with(text, false, &mut |streamed| {
+        if let Streamed::Document(doc, _) = streamed {
+            docs.push(doc);
+        }
+    })?;
+    Ok(docs)
 }
 
 /// Parses a YAML stream and hands each document to `each` as soon as it is complete, and each
@@ -600,10 +594,14 @@ pub fn parse_stream(text: &str) -> Result<Vec<Document>, YamlError> {
 /// were handed over: a caller that must treat a broken file as a whole (the gate does) stages
 /// what it builds from them and drops it on `Err`.
 pub fn parse_stream_each(text: &str, each: &mut dyn FnMut(Streamed)) -> Result<(), YamlError> {
-    parse_with(text, Sink::Stream(each)).map(drop)
+    parse_with(text, true, each)
 }
 
-fn parse_with<'s>(text: &str, sink: Sink<'s>) -> Result<Builder<'s>, YamlError> {
+fn parse_with(
+    text: &str,
+    stream_items: bool,
+    each: &mut dyn FnMut(Streamed),
+) -> Result<(), YamlError> {
     // yaml-rust2 takes a NUL for the end of the input and accepts other control characters;
     // Kubernetes' YAML decoder rejects them. Without this check a NUL would silently hide the
     // rest of the file from the gate (and a UTF-16 file, all NULs, would read as empty).
@@ -630,7 +628,8 @@ fn parse_with<'s>(text: &str, sink: Sink<'s>) -> Result<Builder<'s>, YamlError> 
     };
     let mut builder = Builder {
         stack: Vec::new(),
-        sink,
+        each,
+        stream_items,
         streamed: 0,
         streamed_end: 0,
         anchors: HashMap::new(),
@@ -664,7 +663,7 @@ fn parse_with<'s>(text: &str, sink: Sink<'s>) -> Result<Builder<'s>, YamlError> 
             break;
         }
     }
-    Ok(builder)
+    Ok(())
 }
 
 /// Byte offset of the first character YAML streams may not hold: C0 controls other than tab,
