@@ -406,14 +406,6 @@ fn power_of(ctx: &Ctx, id: &Identity) -> Power {
     out
 }
 
-/// Whether `origin` already holds `key` (or something that covers it: `X@*` covers `X@ns`).
-fn covered(origin: &Power, key: &str) -> bool {
-    origin.contains_key(key)
-        || key
-            .split_once('@')
-            .is_some_and(|(k, _)| origin.contains_key(&format!("{k}@*")))
-}
-
 fn build_graph(ctx: &Ctx, world: &World) -> Graph {
     let mut g = Graph {
         nodes: Vec::new(),
@@ -507,13 +499,12 @@ fn analyze(ctx: &Ctx) -> Vec<Path> {
         if !g.adj[origin].iter().any(direct) {
             continue;
         }
-        let own = powers[origin]
-            .get_or_insert_with(|| power_of(ctx, origin_id))
-            .clone();
+        let own = powers[origin].get_or_insert_with(|| power_of(ctx, origin_id));
         if own.values().any(|(c, _)| c.severity == Severity::Critical) {
             continue; // nothing to gain
         }
-        held.set(&keys, origin, &own);
+        // The search asks `held`, not `own`: no copy of the origin's power is needed.
+        held.set(&keys, origin, own);
         // Nothing reachable holds a power the origin lacks: the search would find no path.
         // (Skipping it changes nothing but the time: on a large cluster most identities reach
         // thousands of others through "any ServiceAccount of any namespace".)
@@ -580,7 +571,7 @@ fn analyze(ctx: &Ctx) -> Vec<Path> {
                 let power = powers[e.to].get_or_insert_with(|| power_of(ctx, target));
                 let new: Vec<(&String, &(Cap, usize))> = power
                     .iter()
-                    .filter(|(k, _)| !covered(&own, k) && !reported.contains(*k))
+                    .filter(|(k, _)| !held.covers_key(&keys, k) && !reported.contains(*k))
                     .collect();
                 if !new.is_empty() {
                     let path = describe(ctx, &g, &parent, (origin_id, target), e.to, &new);
@@ -683,9 +674,10 @@ struct Keys {
     wildcard: Vec<Option<usize>>,
 }
 
-/// [`covered`] by key number, for one origin at a time: `held[k] == stamp` marks the keys the
-/// origin holds. The searches ask this for every edge they look at; with strings (and a
-/// formatted `X@*` per question) it was a third of the escalation analysis on a large dump.
+/// Whether the current origin already holds a power key, or one that covers it (`X@*` covers
+/// `X@ns`), by key number: `held[k] == stamp` marks the keys the origin holds. The searches ask
+/// this for every edge they look at; with strings (and a formatted `X@*` per question) it was a
+/// third of the escalation analysis on a large dump.
 struct Held {
     held: Vec<usize>,
     stamp: usize,
@@ -707,6 +699,12 @@ impl Held {
                 self.held[id] = stamp;
             }
         }
+    }
+
+    /// By string, for a power of an identity of the graph: [`reachable_keys`] numbers every
+    /// such key, so an unnumbered key is held by no identity, the origin included.
+    fn covers_key(&self, keys: &Keys, key: &str) -> bool {
+        keys.ids.get(key).is_some_and(|&id| self.covers(keys, id))
     }
 
     fn covers(&self, keys: &Keys, id: usize) -> bool {
