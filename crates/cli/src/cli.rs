@@ -409,8 +409,7 @@ fn check(args: &CheckArgs, evaluator: &Evaluator, timings: bool) -> Result<i32, 
         today: Some(today),
         runner_version: args.runner_version.clone(),
         // Only the JSON report shows the permission matrix.
-        skip_identities: args.format != Format::Json
-            && !args.report.iter().any(|(f, _)| *f == Format::Json),
+        skip_identities: !args.renders(Format::Json),
     };
     let fail_on = args.fail_on;
     let request = encode_check(&sources, &options)?;
@@ -418,7 +417,7 @@ fn check(args: &CheckArgs, evaluator: &Evaluator, timings: bool) -> Result<i32, 
     // dead weight while the module runs (37 MB for a 100,000-object dump); paths and read
     // errors stay for the other formats.
     let mut sources = sources;
-    if args.format != Format::Text && !args.report.iter().any(|(f, _)| *f == Format::Text) {
+    if !args.renders(Format::Text) {
         for source in &mut sources {
             source.text = String::new();
         }
@@ -445,8 +444,7 @@ fn check(args: &CheckArgs, evaluator: &Evaluator, timings: bool) -> Result<i32, 
     enforce_invariants(&mut report, &sources);
 
     let render_start = Instant::now();
-    let needs_rules = !policy_failed
-        && (args.format == Format::Sarif || args.report.iter().any(|(f, _)| *f == Format::Sarif));
+    let needs_rules = !policy_failed && args.renders(Format::Sarif);
     let rules = if needs_rules {
         evaluator.rules().unwrap_or_else(|e| {
             eprintln!("rbac-gate: warning: no rule metadata for SARIF: {e}");
@@ -546,6 +544,13 @@ fn error_report(sources: &[Source], fail_on: Option<Severity>, message: String) 
             errors: 1,
             ..Counts::default()
         },
+    }
+}
+
+impl CheckArgs {
+    /// Whether this run writes `format`, on stdout or as a `--report` file.
+    fn renders(&self, format: Format) -> bool {
+        self.format == format || self.report.iter().any(|(f, _)| *f == format)
     }
 }
 
