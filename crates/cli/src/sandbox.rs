@@ -7,6 +7,7 @@
 //! everything read back from its memory is bounds-checked. Any failure is a [`PolicyError`]
 //! naming the limit, which the CLI turns into exit code 2, never a pass.
 
+mod release;
 pub mod session;
 
 use crate::cache::{self, CacheOutcome};
@@ -200,6 +201,11 @@ impl Policy {
         let sha256 = hex(&digest);
         let (module, outcome) = cache::load_or_compile(&engine, bytes, &digest, cache_dir)
             .map_err(|e| PolicyError::Load(format!("{e:#}")))?;
+        if !matches!(outcome, CacheOutcome::Hit(_)) {
+            // Compiling freed tens of MB the allocator would otherwise keep under the
+            // evaluation's peak (318 MB against 256 MB warm, at 100,000 objects).
+            release::trim_host_heap();
+        }
         validate_interface(&module)?;
         Ok(Policy {
             engine,
@@ -362,12 +368,16 @@ impl Policy {
             let packed = chunked
                 .call(&mut *store, (ptr, len))
                 .map_err(|e| classify(store, e))?;
-            return read_chunks(memory.data(&*store), packed);
+            let memory = memory.data_mut(&mut *store);
+            let pieces = chunk_table(memory, packed)?;
+            return copy_out(memory, &pieces);
         }
         let packed = evaluate
             .call(&mut *store, (ptr, len))
             .map_err(|e| classify(store, e))?;
-        response_text(memory.data(&*store), packed, "rbac_evaluate")
+        let memory = memory.data_mut(&mut *store);
+        let whole = span(memory.len(), packed, "rbac_evaluate")?;
+        copy_out(memory, &[whole])
     }
 
     fn classify(
@@ -416,18 +426,30 @@ pub struct Evaluation {
 /// The optional export answering in pieces.
 const CHUNKED: &str = "rbac_evaluate_chunked";
 
-/// The bytes `(ptr << 32) | len` names in the module's memory, bounds-checked.
-fn region<'m>(memory: &'m [u8], packed: u64, what: &str) -> Result<&'m [u8], PolicyError> {
+/// A bounds-checked region of the module's memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+/// The region `(ptr << 32) | len` names, checked against a memory of `memory_len` bytes.
+fn span(memory_len: usize, packed: u64, what: &str) -> Result<Span, PolicyError> {
     let ptr = (packed >> 32) as usize;
     let len = (packed & 0xffff_ffff) as usize;
-    ptr.checked_add(len)
-        .and_then(|end| memory.get(ptr..end))
-        .ok_or_else(|| {
-            PolicyError::Abi(format!(
-                "{what} returned {len} bytes at {ptr:#x}, outside the module's memory ({} bytes)",
-                memory.len()
-            ))
-        })
+    match ptr.checked_add(len) {
+        Some(end) if end <= memory_len => Ok(Span { start: ptr, end }),
+        _ => Err(PolicyError::Abi(format!(
+            "{what} returned {len} bytes at {ptr:#x}, outside the module's memory ({memory_len} \
+             bytes)"
+        ))),
+    }
+}
+
+/// The bytes `(ptr << 32) | len` names in the module's memory, bounds-checked.
+fn region<'m>(memory: &'m [u8], packed: u64, what: &str) -> Result<&'m [u8], PolicyError> {
+    let span = span(memory.len(), packed, what)?;
+    Ok(&memory[span.start..span.end])
 }
 
 /// The UTF-8 response `(ptr << 32) | len` names, copied out of the module's memory.
@@ -437,8 +459,8 @@ fn response_text(memory: &[u8], packed: u64, what: &str) -> Result<String, Polic
         .map_err(|e| PolicyError::Abi(format!("the response is not UTF-8: {e}")))
 }
 
-/// Joins the pieces listed by the table `rbac_evaluate_chunked` returned.
-fn read_chunks(memory: &[u8], packed: u64) -> Result<String, PolicyError> {
+/// The pieces listed by the table `rbac_evaluate_chunked` returned, in response order.
+fn chunk_table(memory: &[u8], packed: u64) -> Result<Vec<Span>, PolicyError> {
     let table = region(memory, packed, CHUNKED)?;
     if table.len() % 8 != 0 {
         return Err(PolicyError::Abi(format!(
@@ -446,34 +468,47 @@ fn read_chunks(memory: &[u8], packed: u64) -> Result<String, PolicyError> {
             table.len()
         )));
     }
-    let entries: Vec<u64> = table
+    table
         .chunks_exact(8)
         .map(|pair| {
             let word = |at: usize| {
                 u32::from_le_bytes([pair[at], pair[at + 1], pair[at + 2], pair[at + 3]])
             };
-            (u64::from(word(0)) << 32) | u64::from(word(4))
+            let packed = (u64::from(word(0)) << 32) | u64::from(word(4));
+            span(memory.len(), packed, "a piece of the chunked response")
         })
-        .collect();
-    let mut pieces = Vec::with_capacity(entries.len());
-    let mut total = 0usize;
-    for entry in entries {
-        let piece = region(memory, entry, "a piece of the chunked response")?;
-        total = total.saturating_add(piece.len());
-        // Pieces of a real answer are disjoint, so they cannot add up to more than the memory
-        // holding them; a table naming one region over and over must not make the host
-        // allocate without bound.
-        if total > memory.len() {
+        .collect()
+}
+
+/// Copies the response `pieces` (in their order) out of the memory of an instance that has
+/// answered and will not run again, as one UTF-8 string.
+///
+/// Pieces of a real answer are disjoint; overlapping ones are refused, which also keeps a table
+/// naming one region over and over from making the host allocate without bound. Everything
+/// outside the pieces, and each piece once copied, is released (see [`release`]), so the copy
+/// reuses the module's spent memory instead of adding to it.
+fn copy_out(memory: &mut [u8], pieces: &[Span]) -> Result<String, PolicyError> {
+    let mut by_address = pieces.to_vec();
+    by_address.sort_unstable_by_key(|piece| piece.start);
+    let mut free_from = 0;
+    for piece in &by_address {
+        if piece.start < free_from {
             return Err(PolicyError::Abi(format!(
-                "{CHUNKED} listed pieces adding up to more than the module's memory ({} bytes)",
-                memory.len()
+                "{CHUNKED} listed overlapping pieces (one at {:#x} starts inside another)",
+                piece.start
             )));
         }
-        pieces.push(piece);
+        release::pages(memory, free_from..piece.start);
+        free_from = piece.end;
     }
+    release::pages(memory, free_from..memory.len());
+
+    // Disjoint pieces inside the memory add up to at most its size.
+    let total = pieces.iter().map(|piece| piece.end - piece.start).sum();
     let mut bytes = Vec::with_capacity(total);
     for piece in pieces {
-        bytes.extend_from_slice(piece);
+        bytes.extend_from_slice(&memory[piece.start..piece.end]);
+        release::pages(memory, piece.start..piece.end);
     }
     // Validated whole: a piece may end inside a multi-byte character.
     String::from_utf8(bytes)
@@ -647,4 +682,63 @@ pub fn hex(bytes: &[u8]) -> String {
             let _ = write!(s, "{b:02x}");
             s
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packed(start: usize, len: usize) -> u64 {
+        ((start as u64) << 32) | len as u64
+    }
+
+    #[test]
+    fn pieces_are_joined_in_table_order_and_the_rest_of_the_memory_is_released() {
+        let page = 4096;
+        // Pages 0..8: the answer "héllo, world" in two pieces, the second at the lower address
+        // (page 2), the first on page 5, with the multi-byte character split across them.
+        let mut memory = vec![0x55u8; 16 * page];
+        let text = "héllo, world".as_bytes();
+        let (head, tail) = text.split_at(2);
+        memory[5 * page..5 * page + head.len()].copy_from_slice(head);
+        memory[2 * page + 100..2 * page + 100 + tail.len()].copy_from_slice(tail);
+        let pieces = [
+            span(memory.len(), packed(5 * page, head.len()), "test").expect("inside"),
+            span(memory.len(), packed(2 * page + 100, tail.len()), "test").expect("inside"),
+        ];
+        assert_eq!(
+            copy_out(&mut memory, &pieces).as_deref(),
+            Ok("héllo, world")
+        );
+        // Released pages read back as zeros (this Vec is private anonymous memory, as wasm
+        // linear memory is); at least the pages far from both pieces must have gone.
+        if cfg!(target_os = "linux") {
+            let base = memory.as_ptr() as usize;
+            let released = (9 * page..15 * page)
+                .filter(|&i| (base + i).is_multiple_of(page))
+                .all(|i| {
+                    memory[i..(i + page).min(memory.len())]
+                        .iter()
+                        .all(|&b| b == 0)
+                });
+            assert!(released, "pages outside the answer were not released");
+        }
+    }
+
+    #[test]
+    fn overlapping_and_out_of_bounds_pieces_are_refused() {
+        let mut memory = vec![b'x'; 4096];
+        let a = span(memory.len(), packed(0, 100), "test").expect("inside");
+        let b = span(memory.len(), packed(50, 100), "test").expect("inside");
+        let err = copy_out(&mut memory, &[a, b]).expect_err("overlap");
+        assert!(err.to_string().contains("overlapping pieces"), "{err}");
+        let err = span(4096, packed(4000, 200), "rbac_evaluate").expect_err("outside");
+        assert!(
+            err.to_string().contains("outside the module's memory"),
+            "{err}"
+        );
+        // Touching pieces are fine.
+        let c = span(memory.len(), packed(100, 10), "test").expect("inside");
+        assert_eq!(copy_out(&mut memory, &[a, c]).map(|s| s.len()), Ok(110));
+    }
 }

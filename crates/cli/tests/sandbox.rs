@@ -164,8 +164,8 @@ fn chunked_answers_are_joined_and_bounds_checked() {
     let out = run_policy(dir.path(), &m, &[]);
     assert_stopped(&out, "not a whole number of (ptr, len) pairs");
 
-    // The whole first page, 16 times: 1 MiB, more than the two pages the module has (its
-    // first, and the one `rbac_alloc` grew for the small request).
+    // The whole first page, 16 times: pieces of a real answer are disjoint, and 16 copies of
+    // a page (1 MiB, more than the module's memory) must not make the host allocate them.
     let repeated = r"\00\00\00\00\00\00\01\00".repeat(16);
     let m = write_module(
         dir.path(),
@@ -173,7 +173,15 @@ fn chunked_answers_are_joined_and_bounds_checked() {
         &chunked_module(&repeated, 128),
     );
     let out = run_policy(dir.path(), &m, &[]);
-    assert_stopped(&out, "adding up to more than the module's memory");
+    assert_stopped(&out, "overlapping pieces");
+
+    // Pieces are joined in table order, not address order: the second half of the report
+    // first, at the higher address, then the first half. Joined the wrong way round, the
+    // text would not be JSON at all ("missing field" needs a complete object).
+    let swapped = r"\0a\10\00\00\16\00\00\00\00\10\00\00\0a\00\00\00";
+    let m = write_module(dir.path(), "swapped-pieces", &chunked_module(swapped, 16));
+    let out = run_policy(dir.path(), &m, &[]);
+    assert_stopped(&out, "invalid type: string \"rbac-gate/report/v1\"");
 }
 
 #[test]
