@@ -403,15 +403,11 @@ fn auth_explanation(kind: ErrorKind, excerpt: String, ctx: &Context) -> Explanat
             ErrorKind::CertificateExpired => &["RG402"],
             _ => &["RG204", "RG403", "RG401", "RG402", "RG305"],
         };
-        for f in c
-            .findings
-            .iter()
-            .filter(|f| wanted.contains(&f.code.as_str()))
-        {
+        for f in c.findings.iter().filter(|f| wanted.contains(&&*f.code)) {
             e.edits.push(Edit {
                 path: f.path.clone(),
                 line: f.line,
-                object: f.object.clone().unwrap_or_else(|| f.rule.clone()),
+                object: f.object.clone().unwrap_or_else(|| f.rule.to_string()),
                 action: format!("{} ({}): {}", f.code, f.rule, f.message),
             });
         }

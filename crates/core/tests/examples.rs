@@ -166,7 +166,7 @@ fn check_example(folder: &str) {
             .findings
             .iter()
             .filter(|f| f.fails(report.fail_on))
-            .map(|f| f.code.as_str())
+            .map(|f| &*f.code)
             .collect();
         if !failing.is_empty() {
             problems.push(format!("failing findings {failing:?}"));

@@ -1,21 +1,23 @@
 //! GitLab Code Quality report (a JSON array of issues).
 
-use super::{acceptance_text, check_name, pretty, Context};
-use crate::report::fingerprint;
+use super::{acceptance_text, check_name, pretty_to, Context, Lazy};
+use crate::report::{fingerprint, FileError, Finding};
 use serde::Serialize;
+use std::borrow::Cow;
 
+/// One issue, borrowing from the report where it can: the issues are serialized one at a time.
 #[derive(Serialize)]
-struct Issue {
-    description: String,
+struct Issue<'a> {
+    description: Cow<'a, str>,
     check_name: String,
-    fingerprint: String,
+    fingerprint: Cow<'a, str>,
     severity: &'static str,
-    location: Location,
+    location: Location<'a>,
 }
 
 #[derive(Serialize)]
-struct Location {
-    path: String,
+struct Location<'a> {
+    path: &'a str,
     lines: Lines,
 }
 
@@ -24,44 +26,55 @@ struct Lines {
     begin: u32,
 }
 
-pub fn render(ctx: &Context<'_>) -> String {
+pub fn write(ctx: &Context<'_>, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     let report = ctx.report;
-    let mut issues = Vec::with_capacity(report.findings.len() + report.errors.len());
-    for f in &report.findings {
-        let (severity, description) = match &f.accepted {
-            // Accepted findings stay visible in the MR, as information carrying the reason.
-            Some(acceptance) => (
-                "info",
-                format!("{} ({})", f.message, acceptance_text(acceptance)),
-            ),
-            None => (f.severity.code_quality(), f.message.clone()),
-        };
-        issues.push(Issue {
-            description,
-            check_name: check_name(&f.code, &f.rule),
-            fingerprint: f.fingerprint.clone(),
-            severity,
-            location: Location {
-                path: f.path.clone(),
-                lines: Lines {
-                    begin: f.line.max(1),
-                },
+    let issues = Lazy(|| {
+        report
+            .findings
+            .iter()
+            .map(finding_issue)
+            .chain(report.errors.iter().map(error_issue))
+    });
+    pretty_to(out, &issues)
+}
+
+fn finding_issue(f: &Finding) -> Issue<'_> {
+    let (severity, description) = match &f.accepted {
+        // Accepted findings stay visible in the MR, as information carrying the reason.
+        Some(acceptance) => (
+            "info",
+            Cow::Owned(format!("{} ({})", f.message, acceptance_text(acceptance))),
+        ),
+        None => (f.severity.code_quality(), Cow::Borrowed(f.message.as_str())),
+    };
+    Issue {
+        description,
+        check_name: check_name(&f.code, &f.rule),
+        fingerprint: Cow::Borrowed(&f.fingerprint),
+        severity,
+        location: Location {
+            path: &f.path,
+            lines: Lines {
+                begin: f.line.max(1),
             },
-        });
+        },
     }
-    for e in &report.errors {
-        issues.push(Issue {
-            description: format!("rbac-gate could not check this file: {}", e.message),
-            check_name: "rbac-gate/error".to_string(),
-            fingerprint: fingerprint(&["rbac-gate/error", &e.path, &e.message]),
-            severity: "blocker",
-            location: Location {
-                path: e.path.clone(),
-                lines: Lines {
-                    begin: e.line.unwrap_or(1).max(1),
-                },
+}
+
+fn error_issue(e: &FileError) -> Issue<'_> {
+    Issue {
+        description: Cow::Owned(format!(
+            "rbac-gate could not check this file: {}",
+            e.message
+        )),
+        check_name: "rbac-gate/error".to_string(),
+        fingerprint: Cow::Owned(fingerprint(&["rbac-gate/error", &e.path, &e.message])),
+        severity: "blocker",
+        location: Location {
+            path: &e.path,
+            lines: Lines {
+                begin: e.line.unwrap_or(1).max(1),
             },
-        });
+        },
     }
-    pretty(&issues)
 }

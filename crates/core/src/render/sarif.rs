@@ -1,7 +1,8 @@
 //! SARIF 2.1.0 (validated against the official schema in the tests).
 
-use super::{check_name, pretty, Context};
-use crate::report::{fingerprint, Category, Severity};
+use super::{check_name, pretty_to, Context, Lazy};
+use crate::report::{fingerprint, Category, FileError, Finding, Severity};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -34,14 +35,35 @@ fn category(category: Category) -> &'static str {
     }
 }
 
-pub fn render(ctx: &Context<'_>) -> String {
+/// The SARIF log. Fields in the order serde_json gives an object's keys (sorted), so that
+/// the document reads the same as when it was one `Value`.
+#[derive(Serialize)]
+struct Log<R> {
+    #[serde(rename = "$schema")]
+    schema: &'static str,
+    runs: [Run<R>; 1],
+    version: &'static str,
+}
+
+#[derive(Serialize)]
+struct Run<R> {
+    #[serde(rename = "columnKind")]
+    column_kind: &'static str,
+    invocations: [Value; 1],
+    properties: Value,
+    /// Built and written one at a time: as one tree, the results of 100,000 findings took
+    /// more than a gigabyte.
+    results: R,
+    tool: Value,
+}
+
+pub fn write(ctx: &Context<'_>, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     let report = ctx.report;
 
     // Rules: the catalog entries of the rules this run reports (in catalog order), plus any
     // code a finding uses that the catalog lacks, plus the synthetic rule file errors are
     // reported under. (`rbac-gate rules --format json` has the whole catalog.)
-    let used: std::collections::BTreeSet<&str> =
-        report.findings.iter().map(|f| f.code.as_str()).collect();
+    let used: std::collections::BTreeSet<&str> = report.findings.iter().map(|f| &*f.code).collect();
     let mut rules: Vec<Value> = Vec::new();
     let mut index: BTreeMap<String, usize> = BTreeMap::new();
     for doc in ctx.rules {
@@ -65,8 +87,8 @@ pub fn render(ctx: &Context<'_>) -> String {
         }));
     }
     for f in &report.findings {
-        if !index.contains_key(&f.code) {
-            index.insert(f.code.clone(), rules.len());
+        if !index.contains_key(&*f.code) {
+            index.insert(f.code.to_string(), rules.len());
             rules.push(json!({
                 "id": f.code,
                 "name": f.rule,
@@ -85,70 +107,9 @@ pub fn render(ctx: &Context<'_>) -> String {
         }));
     }
 
-    let mut results = Vec::new();
-    for f in &report.findings {
-        let mut result = Map::new();
-        result.insert("ruleId".into(), json!(f.code));
-        if let Some(i) = index.get(&f.code) {
-            result.insert("ruleIndex".into(), json!(i));
-        }
-        result.insert("level".into(), json!(level(f.severity)));
-        let mut message = f.message.clone();
-        if !f.help.is_empty() {
-            message.push_str(&format!("\nHelp: {}", f.help));
-        }
-        result.insert("message".into(), json!({ "text": message }));
-        let mut location =
-            physical_location(&f.path, Some(f.line), Some(f.column), Some(f.end_line));
-        if let Some(object) = &f.object {
-            location.insert(
-                "logicalLocations".into(),
-                json!([{ "fullyQualifiedName": object, "kind": "object" }]),
-            );
-        }
-        result.insert("locations".into(), json!([location]));
-        result.insert(
-            "partialFingerprints".into(),
-            json!({ "rbacGate/v1": f.fingerprint }),
-        );
-        let mut properties = Map::new();
-        properties.insert("severity".into(), json!(f.severity.as_str()));
-        properties.insert("category".into(), json!(category(f.category)));
-        if let Some(identity) = &f.identity {
-            properties.insert("identity".into(), json!(identity));
-        }
-        if !f.steps.is_empty() {
-            properties.insert("escalation".into(), json!(f.steps));
-        }
-        result.insert("properties".into(), Value::Object(properties));
-        if let Some(acceptance) = &f.accepted {
-            let mut justification = acceptance.reason.clone();
-            if let Some(expires) = &acceptance.expires {
-                justification.push_str(&format!(" (expires {expires})"));
-            }
-            let kind = if acceptance.source == "config" {
-                "external"
-            } else {
-                "inSource"
-            };
-            result.insert(
-                "suppressions".into(),
-                json!([{ "kind": kind, "status": "accepted", "justification": justification }]),
-            );
-        }
-        results.push(Value::Object(result));
-    }
     let mut notifications = Vec::new();
     for e in &report.errors {
         let location = physical_location(&e.path, e.line, e.column, None);
-        results.push(json!({
-            "ruleId": ERROR_RULE,
-            "ruleIndex": index.get(ERROR_RULE),
-            "level": "error",
-            "message": { "text": e.message },
-            "locations": [location],
-            "partialFingerprints": { "rbacGate/v1": fingerprint(&[ERROR_RULE, &e.path, &e.message]) },
-        }));
         notifications.push(json!({
             "level": "error",
             "message": { "text": format!("{}: {}", e.path, e.message) },
@@ -165,11 +126,26 @@ pub fn render(ctx: &Context<'_>) -> String {
         invocation["toolExecutionNotifications"] = Value::Array(notifications);
     }
     let version = env!("CARGO_PKG_VERSION");
-    let doc = json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {
+    let log = Log {
+        schema: "https://json.schemastore.org/sarif-2.1.0.json",
+        runs: [Run {
+            column_kind: "unicodeCodePoints",
+            invocations: [invocation],
+            properties: json!({
+                "schema": report.schema,
+                "policyVersion": report.policy.version,
+                "policySha256": report.policy.sha256,
+                "failOn": report.fail_on.as_str(),
+                "verdict": report.verdict,
+            }),
+            results: Lazy(|| {
+                report
+                    .findings
+                    .iter()
+                    .map(|f| finding_result(f, &index))
+                    .chain(report.errors.iter().map(|e| error_result(e, &index)))
+            }),
+            tool: json!({
                 "driver": {
                     "name": "rbac-gate",
                     "version": version,
@@ -177,20 +153,74 @@ pub fn render(ctx: &Context<'_>) -> String {
                     "informationUri": "https://gitlab.com/rbac-gate/rbac-gate",
                     "rules": rules,
                 }
-            },
-            "invocations": [invocation],
-            "results": results,
-            "columnKind": "unicodeCodePoints",
-            "properties": {
-                "schema": report.schema,
-                "policyVersion": report.policy.version,
-                "policySha256": report.policy.sha256,
-                "failOn": report.fail_on.as_str(),
-                "verdict": report.verdict,
-            },
+            }),
         }],
-    });
-    pretty(&doc)
+        version: "2.1.0",
+    };
+    pretty_to(out, &log)
+}
+
+fn finding_result(f: &Finding, index: &BTreeMap<String, usize>) -> Value {
+    let mut result = Map::new();
+    result.insert("ruleId".into(), json!(f.code));
+    if let Some(i) = index.get(&*f.code) {
+        result.insert("ruleIndex".into(), json!(i));
+    }
+    result.insert("level".into(), json!(level(f.severity)));
+    let mut message = f.message.clone();
+    if !f.help.is_empty() {
+        message.push_str(&format!("\nHelp: {}", f.help));
+    }
+    result.insert("message".into(), json!({ "text": message }));
+    let mut location = physical_location(&f.path, Some(f.line), Some(f.column), Some(f.end_line));
+    if let Some(object) = &f.object {
+        location.insert(
+            "logicalLocations".into(),
+            json!([{ "fullyQualifiedName": object, "kind": "object" }]),
+        );
+    }
+    result.insert("locations".into(), json!([location]));
+    result.insert(
+        "partialFingerprints".into(),
+        json!({ "rbacGate/v1": f.fingerprint }),
+    );
+    let mut properties = Map::new();
+    properties.insert("severity".into(), json!(f.severity.as_str()));
+    properties.insert("category".into(), json!(category(f.category)));
+    if let Some(identity) = &f.identity {
+        properties.insert("identity".into(), json!(identity));
+    }
+    if !f.steps.is_empty() {
+        properties.insert("escalation".into(), json!(f.steps));
+    }
+    result.insert("properties".into(), Value::Object(properties));
+    if let Some(acceptance) = &f.accepted {
+        let mut justification = acceptance.reason.clone();
+        if let Some(expires) = &acceptance.expires {
+            justification.push_str(&format!(" (expires {expires})"));
+        }
+        let kind = if acceptance.source == "config" {
+            "external"
+        } else {
+            "inSource"
+        };
+        result.insert(
+            "suppressions".into(),
+            json!([{ "kind": kind, "status": "accepted", "justification": justification }]),
+        );
+    }
+    Value::Object(result)
+}
+
+fn error_result(e: &FileError, index: &BTreeMap<String, usize>) -> Value {
+    json!({
+        "ruleId": ERROR_RULE,
+        "ruleIndex": index.get(ERROR_RULE),
+        "level": "error",
+        "message": { "text": e.message },
+        "locations": [physical_location(&e.path, e.line, e.column, None)],
+        "partialFingerprints": { "rbacGate/v1": fingerprint(&[ERROR_RULE, &e.path, &e.message]) },
+    })
 }
 
 fn physical_location(

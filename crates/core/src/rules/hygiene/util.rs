@@ -60,6 +60,9 @@ pub fn namespaced_only(inv: &Inventory, az: &Authz) -> Vec<Option<Vec<String>>> 
     }
     // (some grant is cluster-wide, namespaces in grant order)
     let mut grants: Vec<(bool, Vec<String>)> = vec![(false, Vec::new()); inv.roles.len()];
+    // Which (role, namespace) pairs are listed: admin, edit and view are bound in every
+    // namespace of a large cluster, and a scan of the list per grant was quadratic.
+    let mut listed: std::collections::BTreeSet<(usize, &str)> = std::collections::BTreeSet::new();
     for g in &az.grants {
         let Some((cluster, namespaces)) = grants.get_mut(g.role) else {
             continue;
@@ -67,7 +70,7 @@ pub fn namespaced_only(inv: &Inventory, az: &Authz) -> Vec<Option<Vec<String>>> 
         match &g.scope {
             Scope::Cluster => *cluster = true,
             Scope::Namespace(ns) => {
-                if !*cluster && !namespaces.contains(ns) {
+                if !*cluster && listed.insert((g.role, ns.as_str())) {
                     namespaces.push(ns.clone());
                 }
             }

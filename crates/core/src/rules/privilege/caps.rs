@@ -299,10 +299,11 @@ impl Site<'_> {
         group: &str,
         resource: &str,
         with_names: bool,
-    ) -> Vec<Option<String>> {
+    ) -> std::rc::Rc<[Option<String>]> {
         // The answer depends on the subject only, not on the site asking: it is remembered,
         // since every rule of a subject with many grants asks it again (quadratic in the
-        // grants of a group bound in many namespaces).
+        // grants of a group bound in many namespaces). It is shared, not copied, for the same
+        // reason: the list can name every namespace.
         let key = ScopesKey {
             who: match &self.who {
                 Who::Id(id) => Some(id.clone()),
@@ -313,7 +314,7 @@ impl Site<'_> {
             with_names,
         };
         if let Some(hit) = ctx.scopes_cache().borrow().get(&key) {
-            return hit.clone();
+            return std::rc::Rc::clone(hit);
         }
         let mut out: Vec<Option<String>> = Vec::new();
         let mut seen: std::collections::HashSet<Option<String>> = std::collections::HashSet::new();
@@ -334,7 +335,10 @@ impl Site<'_> {
                 out.push(ns);
             }
         }
-        ctx.scopes_cache().borrow_mut().insert(key, out.clone());
+        let out: std::rc::Rc<[Option<String>]> = out.into();
+        ctx.scopes_cache()
+            .borrow_mut()
+            .insert(key, std::rc::Rc::clone(&out));
         out
     }
 }

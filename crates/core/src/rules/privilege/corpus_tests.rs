@@ -22,7 +22,7 @@ fn worst(files: &[(&str, &str)]) -> Option<(Severity, String)> {
         .findings
         .iter()
         .filter(|f| f.code.starts_with("RG1") || f.code.starts_with("RG6"))
-        .map(|f| (f.severity, f.code.clone()))
+        .map(|f| (f.severity, f.code.to_string()))
         .max()
 }
 

@@ -96,23 +96,16 @@ fn legacy_secret(ctx: &Ctx, site: &Site) -> Option<Cap> {
     if !site.allows(ctx, "create", CORE, "secrets") {
         return None;
     }
-    // In the order found; the set keeps an identity readable in thousands of namespaces linear.
-    let mut readable: Vec<Option<String>> = Vec::new();
-    let mut seen: std::collections::HashSet<Option<String>> = std::collections::HashSet::new();
-    for verb in ["get", "list", "watch"] {
-        for s in site.scopes_where(ctx, verb, CORE, "secrets", verb == "get") {
-            if seen.insert(s.clone()) {
-                readable.push(s);
-            }
-        }
-    }
+    // Where Secrets can be read, per verb, in the order found. Shared with every other site of
+    // the subject, and only looked through: an identity can read Secrets in thousands of
+    // namespaces, and copying the list for each of its sites was quadratic.
+    let readable = ["get", "list", "watch"]
+        .map(|verb| site.scopes_where(ctx, verb, CORE, "secrets", verb == "get"));
+    let readable = || readable.iter().flat_map(|scopes| scopes.iter());
     // Namespaces where both hold, the widest first.
     let (severity, place, key) = match site.ns() {
         Some(ns) => {
-            if !readable
-                .iter()
-                .any(|r| r.as_deref().is_none_or(|x| x == ns))
-            {
+            if !readable().any(|r| r.as_deref().is_none_or(|x| x == ns)) {
                 return None;
             }
             (
@@ -121,14 +114,16 @@ fn legacy_secret(ctx: &Ctx, site: &Site) -> Option<Cap> {
                 ns.to_string(),
             )
         }
-        None if readable.contains(&None) => (Severity::High, site.scope_text(), "*".to_string()),
-        None if readable.contains(&Some(KUBE_SYSTEM.to_string())) => (
+        None if readable().any(Option::is_none) => {
+            (Severity::High, site.scope_text(), "*".to_string())
+        }
+        None if readable().any(|r| r.as_deref() == Some(KUBE_SYSTEM)) => (
             Severity::High,
             format!("in namespace `{KUBE_SYSTEM}`"),
             KUBE_SYSTEM.to_string(),
         ),
         None => {
-            let ns = readable.iter().flatten().next()?;
+            let ns = readable().flatten().next()?;
             (Severity::Medium, format!("in namespace `{ns}`"), ns.clone())
         }
     };
