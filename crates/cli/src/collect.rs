@@ -34,6 +34,9 @@ pub struct CollectOptions {
 #[derive(Debug, Default)]
 pub struct Collected {
     pub sources: Vec<Source>,
+    /// The file each source was read from, by display path (stdin and unreadable paths have
+    /// none): the text report reads them again after the evaluation.
+    pub files: BTreeMap<String, PathBuf>,
     /// Notes for stderr (e.g. an empty directory), not errors.
     pub warnings: Vec<String>,
 }
@@ -88,7 +91,7 @@ pub fn collect(paths: &[String], options: &CollectOptions) -> Result<Collected, 
         .iter()
         .filter_map(|p| std::fs::canonicalize(p).ok())
         .collect();
-    let mut found: BTreeMap<String, Source> = BTreeMap::new();
+    let mut found = Found::default();
     let mut warnings = Vec::new();
     let default = [".".to_string()];
     let paths = if paths.is_empty() {
@@ -130,17 +133,40 @@ pub fn collect(paths: &[String], options: &CollectOptions) -> Result<Collected, 
                 if excludes.matches(&display) || is_skipped(path, &skip) {
                     continue;
                 }
-                found.insert(
-                    display.clone(),
-                    read_file(display, path, options.max_file_size),
-                );
+                found.read(display, path, options.max_file_size);
             }
         }
     }
     Ok(Collected {
-        sources: found.into_values().collect(),
+        sources: found.sources.into_values().collect(),
+        files: found.files,
         warnings,
     })
+}
+
+/// What `collect` found so far, by display path.
+#[derive(Default)]
+struct Found {
+    sources: BTreeMap<String, Source>,
+    files: BTreeMap<String, PathBuf>,
+}
+
+impl Found {
+    fn insert(&mut self, display: String, source: Source) {
+        self.files.remove(&display);
+        self.sources.insert(display, source);
+    }
+
+    fn len(&self) -> usize {
+        self.sources.len()
+    }
+
+    /// Reads the file at `path`, remembering where it came from.
+    fn read(&mut self, display: String, path: &Path, max: u64) {
+        let source = read_file(display.clone(), path, max);
+        self.sources.insert(display.clone(), source);
+        self.files.insert(display, path.to_path_buf());
+    }
 }
 
 fn walk(
@@ -148,7 +174,7 @@ fn walk(
     options: &CollectOptions,
     excludes: &Excludes,
     skip: &[PathBuf],
-    found: &mut BTreeMap<String, Source>,
+    found: &mut Found,
 ) {
     let canonical_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
     let cwd = options.cwd.clone();
@@ -227,10 +253,7 @@ fn walk(
         if !file_type.is_file() {
             continue; // sockets, fifos, devices
         }
-        found.insert(
-            display.clone(),
-            read_file(display, path, options.max_file_size),
-        );
+        found.read(display, path, options.max_file_size);
     }
 }
 
@@ -299,7 +322,7 @@ pub fn display_path(path: &Path, cwd: &Path) -> String {
     }
 }
 
-fn read_file(display: String, path: &Path, max: u64) -> Source {
+pub(crate) fn read_file(display: String, path: &Path, max: u64) -> Source {
     match std::fs::File::open(path) {
         Ok(file) => {
             if let Ok(meta) = file.metadata() {

@@ -62,22 +62,28 @@ pub struct Context<'a> {
     pub quiet: bool,
 }
 
-pub fn render(format: Format, ctx: &Context<'_>) -> String {
-    let machine = |f| {
-        machine::render(
+/// Writes the report in `format` to `out` as it is rendered (`out` should be buffered).
+pub fn write(
+    format: Format,
+    ctx: &Context<'_>,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let machine = |f, out: &mut dyn std::io::Write| {
+        machine::write(
             f,
             &machine::Context {
                 report: ctx.report,
                 sources: ctx.sources,
                 rules: ctx.rules,
             },
+            out,
         )
     };
     match format {
-        Format::Text => text::render(ctx),
-        Format::Json => machine(machine::Format::Json),
-        Format::CodeQuality => machine(machine::Format::CodeQuality),
-        Format::Sarif => machine(machine::Format::Sarif),
-        Format::Junit => machine(machine::Format::Junit),
+        Format::Text => text::write(ctx, out),
+        Format::Json => machine(machine::Format::Json, out),
+        Format::CodeQuality => machine(machine::Format::CodeQuality, out),
+        Format::Sarif => machine(machine::Format::Sarif, out),
+        Format::Junit => machine(machine::Format::Junit, out),
     }
 }

@@ -1,7 +1,7 @@
 //! rustc-style text report.
 
 use super::{acceptance_text, check_name, Context};
-use crate::redact::redact_text;
+use crate::redact::{redact_lines, RedactedLines};
 use rbac_gate_core::report::{FileError, Finding, Report, Severity};
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -39,16 +39,16 @@ impl Style {
     }
 }
 
-pub fn render(ctx: &Context<'_>) -> String {
+/// Writes the report finding by finding: the text of 100,000 findings is about 90 MB, which
+/// was held whole (on top of the report) before it was written.
+pub fn write(ctx: &Context<'_>, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     let report = ctx.report;
     let style = Style { color: ctx.color };
-    let mut out = String::new();
     if ctx.quiet {
         if report.verdict != "pass" {
-            out.push_str(&summary(report, &style));
-            out.push('\n');
+            writeln!(out, "{}", summary(report, &style))?;
         }
-        return out;
+        return Ok(());
     }
     let mut snippets = Snippets {
         texts: ctx
@@ -59,11 +59,17 @@ pub fn render(ctx: &Context<'_>) -> String {
             .collect(),
         redacted: HashMap::new(),
     };
+    // One finding's text at a time.
+    let mut block = String::new();
     for finding in &report.findings {
-        render_finding(&mut out, finding, &mut snippets, &style);
+        block.clear();
+        render_finding(&mut block, finding, &mut snippets, &style);
+        out.write_all(block.as_bytes())?;
     }
     for error in &report.errors {
-        render_error(&mut out, error, &mut snippets, &style);
+        block.clear();
+        render_error(&mut block, error, &mut snippets, &style);
+        out.write_all(block.as_bytes())?;
     }
     if report.counts.skipped > 0 && !report.skipped_kinds.is_empty() {
         let kinds: Vec<String> = report
@@ -71,22 +77,20 @@ pub fn render(ctx: &Context<'_>) -> String {
             .iter()
             .map(|(kind, n)| format!("{n} {}", clean(kind)))
             .collect();
-        let _ = writeln!(
+        writeln!(
             out,
             "{}: {} object(s) of kinds the gate does not judge: {}",
             style.bold("note"),
             report.counts.skipped,
             kinds.join(", ")
-        );
+        )?;
     }
-    out.push_str(&summary(report, &style));
-    out.push('\n');
-    out
+    writeln!(out, "{}", summary(report, &style))
 }
 
 struct Snippets<'a> {
     texts: HashMap<&'a str, &'a str>,
-    redacted: HashMap<String, Vec<String>>,
+    redacted: HashMap<String, RedactedLines>,
 }
 
 impl Snippets<'_> {
@@ -95,9 +99,9 @@ impl Snippets<'_> {
         let index = usize::try_from(line).ok()?.checked_sub(1)?;
         if !self.redacted.contains_key(path) {
             let text = self.texts.get(path)?;
-            self.redacted.insert(path.to_string(), redact_text(text));
+            self.redacted.insert(path.to_string(), redact_lines(text));
         }
-        self.redacted.get(path)?.get(index).cloned()
+        self.redacted.get(path)?.get(index).map(str::to_string)
     }
 }
 
@@ -351,13 +355,19 @@ mod tests {
     fn text(color: bool) -> String {
         let report = report();
         let sources = [Source::new("a.yaml", "x: 1\ntoken: abc\n")];
-        render(&Context {
-            report: &report,
-            sources: &sources,
-            rules: &[],
-            color,
-            quiet: false,
-        })
+        let mut out = Vec::new();
+        write(
+            &Context {
+                report: &report,
+                sources: &sources,
+                rules: &[],
+                color,
+                quiet: false,
+            },
+            &mut out,
+        )
+        .expect("a Vec takes everything");
+        String::from_utf8(out).expect("UTF-8")
     }
 
     #[test]
