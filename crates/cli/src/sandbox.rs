@@ -62,8 +62,9 @@ impl Limits {
     /// Default memory cap: 1 GiB, plus 48 bytes per request byte for big inputs, at most 4 GiB
     /// (wasm32). The request, its parsed form, the model and the report all live in linear
     /// memory: the JSON report of a 100,000-object dump (a 41 MB request, every identity's
-    /// permission matrix included) peaks at about 1.7 GiB, which 8 bytes per request byte
-    /// (1.3 GiB) refused. A module that grabs memory on a small input still stops at ~1 GiB.
+    /// permission matrix included) needs about 660 MiB today, and once needed 1.7 GiB, which
+    /// 8 bytes per request byte (1.3 GiB) refused; the margin stays for bigger dumps. A module
+    /// that grabs memory on a small input still stops at ~1 GiB.
     pub fn memory_for(&self, request_len: usize) -> u64 {
         self.max_memory.unwrap_or_else(|| {
             let scaled = 1024 * MIB + 48 * request_len as u64;
