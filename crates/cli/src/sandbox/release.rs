@@ -43,7 +43,7 @@ pub(super) fn pages(memory: &mut [u8], range: Range<usize>) {
 }
 
 /// Returns the free memory of the host's heap to the system. A cache miss compiles the module
-/// with Cranelift first, and glibc keeps what that freed (about 60 MB, on several threads'
+/// with Cranelift first, and glibc keeps what that freed (about 40 MB, on several threads'
 /// arenas) mapped through the evaluation that follows. Elsewhere than glibc this does nothing.
 pub(super) fn trim_host_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
