@@ -46,5 +46,28 @@ pub fn check_invariants(sources: &[Source], options: &Options) -> Report {
             "{f:?}"
         );
     }
+    rendered_formats_hold(&report, sources);
     report
+}
+
+/// Every machine format renders whatever the report holds: the JSON ones parse, and JUnit is
+/// one document (its text is escaped, so no input closes it early).
+fn rendered_formats_hold(report: &Report, sources: &[Source]) {
+    use rbac_gate_core::render::{render, Context, Format};
+    let ctx = Context {
+        report,
+        sources,
+        rules: &[],
+    };
+    for format in [Format::Json, Format::CodeQuality, Format::Sarif] {
+        let text = render(format, &ctx);
+        assert!(
+            serde_json::from_str::<serde_json::Value>(&text).is_ok(),
+            "{format:?} output is not JSON: {text}"
+        );
+    }
+    let junit = render(Format::Junit, &ctx);
+    assert!(junit.starts_with("<?xml") && junit.ends_with("</testsuites>\n"), "{junit}");
+    assert_eq!(junit.matches("<testsuites").count(), 1, "{junit}");
+    assert_eq!(junit.matches("</testsuites>").count(), 1, "{junit}");
 }
