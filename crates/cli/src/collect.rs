@@ -34,8 +34,9 @@ pub struct CollectOptions {
 #[derive(Debug, Default)]
 pub struct Collected {
     pub sources: Vec<Source>,
-    /// The file each source was read from, by display path (stdin and unreadable paths have
-    /// none): the text report reads them again after the evaluation.
+    /// The file each source was read from, by display path (stdin, and paths that failed
+    /// before a read, such as broken symlinks, have none): the text report reads them again
+    /// after the evaluation.
     pub files: BTreeMap<String, PathBuf>,
     /// Notes for stderr (e.g. an empty directory), not errors.
     pub warnings: Vec<String>,
