@@ -371,12 +371,13 @@ fn check(args: &CheckArgs, evaluator: &Evaluator, timings: bool) -> Result<i32, 
 
     let (config, config_path) = read_config(args.config.as_deref(), &cwd)?;
     let today = crate::date::today()?;
+    let max_file_size = args.max_file_mb.saturating_mul(1024 * 1024);
     let collected = collect::collect(
         &args.paths,
         &CollectOptions {
             excludes: args.exclude.clone(),
             stdin_path: args.stdin_path.clone(),
-            max_file_size: args.max_file_mb.saturating_mul(1024 * 1024),
+            max_file_size,
             // The gate's own outputs are never inputs: a Code Quality report left by the
             // previous run would otherwise be read as a (skipped) JSON document.
             skip: config_path
@@ -438,7 +439,7 @@ fn check(args: &CheckArgs, evaluator: &Evaluator, timings: bool) -> Result<i32, 
     };
     report.policy.sha256 = evaluator.sha256();
     enforce_invariants(&mut report, &sources);
-    for warning in quoted.read_again(&mut sources, &collected.files, args.max_file_mb) {
+    for warning in quoted.read_again(&mut sources, &collected.files, max_file_size) {
         eprintln!("rbac-gate: warning: {warning}");
     }
 
@@ -529,18 +530,14 @@ impl Quoted {
         self,
         sources: &mut [Source],
         files: &BTreeMap<String, PathBuf>,
-        max_file_mb: u64,
+        max_file_size: u64,
     ) -> Vec<String> {
         let mut warnings = Vec::new();
         for (source, digest_checked) in sources.iter_mut().zip(self.digests) {
             let (Some(checked), Some(file)) = (digest_checked, files.get(&source.path)) else {
                 continue;
             };
-            let again = collect::read_file(
-                source.path.clone(),
-                file,
-                max_file_mb.saturating_mul(1024 * 1024),
-            );
+            let again = collect::read_file(source.path.clone(), file, max_file_size);
             if again.read_error.is_none() && digest(&again.text) == checked {
                 source.text = again.text;
             } else {
@@ -790,7 +787,7 @@ mod tests {
             "stdin cannot be read again"
         );
         std::fs::write(&changed, "kind: ClusterRole\n").expect("write");
-        let warnings = quoted.read_again(&mut sources, &files, 1);
+        let warnings = quoted.read_again(&mut sources, &files, 1024 * 1024);
         assert_eq!(sources[0].text, "kind: Role\n");
         assert_eq!(sources[1].text, "", "a changed file is not quoted");
         assert_eq!(
@@ -801,7 +798,9 @@ mod tests {
         // Without a text report nothing is kept, and nothing is read again.
         let quoted = Quoted::drop_texts(&mut sources, &files, false);
         assert!(sources.iter().all(|s| s.text.is_empty()));
-        assert!(quoted.read_again(&mut sources, &files, 1).is_empty());
+        assert!(quoted
+            .read_again(&mut sources, &files, 1024 * 1024)
+            .is_empty());
         assert!(sources.iter().all(|s| s.text.is_empty()));
     }
 

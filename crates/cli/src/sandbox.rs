@@ -696,7 +696,7 @@ mod tests {
     #[test]
     fn pieces_are_joined_in_table_order_and_the_rest_of_the_memory_is_released() {
         let page = 4096;
-        // Pages 0..8: the answer "héllo, world" in two pieces, the second at the lower address
+        // 16 pages: the answer "héllo, world" in two pieces, the second at the lower address
         // (page 2), the first on page 5, with the multi-byte character split across them.
         let mut memory = vec![0x55u8; 16 * page];
         let text = "héllo, world".as_bytes();

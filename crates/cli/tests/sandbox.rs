@@ -132,56 +132,59 @@ fn out_of_bounds_result_is_refused() {
     assert_stopped(&out, "outside the module's memory");
 }
 
-/// A module that answers through `rbac_evaluate_chunked` with the table `table` (WAT string
-/// bytes, `len` of them) at 8192; its `rbac_evaluate` traps, so only the chunked path can pass.
-fn chunked_module(table: &str, len: u32) -> String {
+/// Runs a module that answers through `rbac_evaluate_chunked` with the table `table` (WAT
+/// string bytes, `len` of them) at 8192; its `rbac_evaluate` traps, so only the chunked path
+/// can pass.
+fn run_chunked(dir: &Path, name: &str, table: &str, len: u32) -> Output {
     let wat = module(1, "(unreachable)");
     let open = &wat[..wat.len() - 1];
-    format!(
+    let wat = format!(
         r#"{open}
   (data (i32.const 8192) "{table}")
   (func (export "rbac_evaluate_chunked") (param i32 i32) (result i64)
     (i64.or (i64.shl (i64.const 8192) (i64.const 32)) (i64.const {len}))))"#
-    )
+    );
+    let m = write_module(dir, name, &wat);
+    run_policy(dir, &m, &[])
 }
 
 #[test]
 fn chunked_answers_are_joined_and_bounds_checked() {
     let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
     // The 32-byte report at 4096 in two pieces, 10 + 22 bytes: joined, it is a complete JSON
     // object (missing fields), not a truncated one.
     let two = r"\00\10\00\00\0a\00\00\00\0a\10\00\00\16\00\00\00";
-    let m = write_module(dir.path(), "two-pieces", &chunked_module(two, 16));
-    let out = run_policy(dir.path(), &m, &[]);
-    assert_stopped(&out, "missing field");
+    assert_stopped(&run_chunked(dir, "two-pieces", two, 16), "missing field");
 
     let outside = r"\00\10\00\00\ff\ff\ff\7f";
-    let m = write_module(dir.path(), "piece-outside", &chunked_module(outside, 8));
-    let out = run_policy(dir.path(), &m, &[]);
-    assert_stopped(&out, "outside the module's memory");
+    assert_stopped(
+        &run_chunked(dir, "piece-outside", outside, 8),
+        "outside the module's memory",
+    );
 
-    let m = write_module(dir.path(), "ragged-table", &chunked_module(two, 12));
-    let out = run_policy(dir.path(), &m, &[]);
-    assert_stopped(&out, "not a whole number of (ptr, len) pairs");
+    assert_stopped(
+        &run_chunked(dir, "ragged-table", two, 12),
+        "not a whole number of (ptr, len) pairs",
+    );
 
     // The whole first page, 16 times: pieces of a real answer are disjoint, and 16 copies of
     // a page (1 MiB, more than the module's memory) must not make the host allocate them.
     let repeated = r"\00\00\00\00\00\00\01\00".repeat(16);
-    let m = write_module(
-        dir.path(),
-        "repeated-pieces",
-        &chunked_module(&repeated, 128),
+    assert_stopped(
+        &run_chunked(dir, "repeated-pieces", &repeated, 128),
+        "overlapping pieces",
     );
-    let out = run_policy(dir.path(), &m, &[]);
-    assert_stopped(&out, "overlapping pieces");
 
-    // Pieces are joined in table order, not address order: the second half of the report
-    // first, at the higher address, then the first half. Joined the wrong way round, the
-    // text would not be JSON at all ("missing field" needs a complete object).
+    // Pieces are joined in table order, not address order. This table lists the second half
+    // of the report first: joined in table order the text starts with the string
+    // "rbac-gate/report/v1" (a type error), where joined by address it would be the complete
+    // object of the first case (a missing field).
     let swapped = r"\0a\10\00\00\16\00\00\00\00\10\00\00\0a\00\00\00";
-    let m = write_module(dir.path(), "swapped-pieces", &chunked_module(swapped, 16));
-    let out = run_policy(dir.path(), &m, &[]);
-    assert_stopped(&out, "invalid type: string \"rbac-gate/report/v1\"");
+    assert_stopped(
+        &run_chunked(dir, "swapped-pieces", swapped, 16),
+        "invalid type: string \"rbac-gate/report/v1\"",
+    );
 }
 
 #[test]
