@@ -3,9 +3,23 @@ SHELL := /bin/bash
 CARGO ?= cargo
 WASM_TARGET := wasm32-unknown-unknown
 
-.PHONY: all build demo test toolchain test-rust lint wasm-check corpus test-component bench-cli web serve-web test-web fuzz fuzz-smoke bench bench-audit bench-peers
+.PHONY: all build demo test tools tools-rust tools-bench toolchain test-rust lint wasm-check corpus test-component bench-cli web serve-web test-web fuzz fuzz-smoke bench bench-audit bench-peers
 
 all: build
+
+## Every external command a suite runs is listed in .ci/tools, and .ci/ensure-tools.sh installs
+## the missing ones (Debian packages; `apt-get update` once, before the first install). Each
+## suite checks its own up front too; this installs them all at once and runs the check that
+## no suite runs a command .ci/tools does not list (.ci/check-tools.mjs, .ci/tools.test.mjs).
+tools:
+	bash .ci/ensure-tools.sh rust component web fuzz
+	node --test .ci/
+
+tools-rust:
+	@bash .ci/ensure-tools.sh rust
+
+tools-bench:
+	@bash .ci/ensure-tools.sh bench
 
 ## Toolchain pieces the tests need; each step checks before it installs (idempotent).
 toolchain:
@@ -45,6 +59,7 @@ test-web: build
 ## cargo-fuzz (nightly) on the YAML and TOML front ends, the config file and `check` as a whole:
 ## 10 minutes per target (FUZZ_SECONDS to change, FUZZ_PARALLEL=2 for two at a time).
 fuzz:
+	bash .ci/ensure-tools.sh fuzz
 	bash fuzz/run.sh $${FUZZ_SECONDS:-600}
 
 ## A few seconds of each fuzz target; skips cleanly where no nightly toolchain exists.
@@ -53,39 +68,38 @@ fuzz-smoke:
 
 ## `rbac-gate audit` throughput and peak memory on a generated 1 GiB audit log (written to
 ## target/bench-audit/, never committed). Figures, not pass/fail.
-bench-audit: build
+bench-audit: tools-bench build
 	python3 crates/cli/bench/audit_bench.py target/release/rbac-gate 1G
 
 ## Installs the peer tools `make bench` compares with (Checkov, pinned, in a venv), if missing.
-bench-peers:
+bench-peers: tools-bench
 	bash bench/peers.sh
 
 ## Synthetic cluster dumps of 1,000, 10,000 and 100,000 RBAC objects: native core, the CLI
 ## through wasmtime (cold and warm module cache), the playground build under Node, and Checkov
 ## where `make bench-peers` installed it. Writes bench/results.md.
-bench: build bench-cli bench-audit
-	@test -x /usr/bin/time || (apt-get update -qq && apt-get install -y -qq time)
+bench: tools-bench build bench-cli bench-audit
 	python3 bench/run.py
 
 ## The core must stay pure and portable: it builds for wasm32 in every `make test`.
-wasm-check: toolchain
+wasm-check: toolchain tools-rust
 	$(CARGO) build -p rbac-gate-core --target $(WASM_TARGET) --profile wasm
 
-lint: toolchain
+lint: toolchain tools-rust
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-test-rust: toolchain
+test-rust: toolchain tools-rust
 	$(CARGO) test --workspace
 
 ## Accuracy against the 52-case corpus, with the per-case table.
 corpus:
 	$(CARGO) test -p rbac-gate-core --test corpus -- --nocapture
 
-test: toolchain lint wasm-check test-rust test-component test-web fuzz-smoke
+test: tools toolchain lint wasm-check test-rust test-component test-web fuzz-smoke
 	@echo "make test: all suites passed"
 
 ## wasmtime vs native core on a generated 10,000-object dump, and cold start with and
 ## without the compiled-module cache (figures, not pass/fail).
-bench-cli: build
+bench-cli: tools-bench build
 	python3 crates/cli/bench/bench.py target/release/rbac-gate

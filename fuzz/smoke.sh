@@ -5,6 +5,7 @@
 # 80 s on the 2-core reference machine; FUZZ_SMOKE_INSTALL=0 skips instead). A crash fails it.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+bash "$HERE/../.ci/ensure-tools.sh" fuzz
 
 if ! cargo +nightly --version >/dev/null 2>&1; then
   echo "fuzz smoke: skipped (no nightly toolchain; cargo-fuzz needs one)"

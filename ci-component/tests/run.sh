@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Tests of the rbac-gate CI/CD component. Installs what they need (each step checks first),
-# then runs them with Node's test runner; exits non-zero when a test fails.
+# Tests of the rbac-gate CI/CD component. Installs what they need (each step checks first:
+# Debian packages through .ci/ensure-tools.sh, then `npm ci`), then runs them with Node's test
+# runner; exits non-zero when a test fails.
 #
 #   ci-component/tests/run.sh            # uses target/release/rbac-gate (from `make build`)
 #   RBAC_GATE_BIN=/path/to/rbac-gate ci-component/tests/run.sh
@@ -10,13 +11,9 @@ component_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 repo_root="$(cd "$component_dir/.." && pwd)"
 cd "$component_dir"
 
-need() {
-    command -v "$1" >/dev/null 2>&1 || { echo "run.sh: $1 is required ($2)" >&2; exit 1; }
-}
-need node "Node.js 20 or later"
-need npm "npm"
-need git "git, for the throwaway repositories of the end-to-end tests"
-need make "make, to read the build recipe of the root Makefile"
+# Every external command these tests run, gitlab-ci-local's included (rsync, git, ssh, awk,
+# bash), installed when missing (.ci/tools lists them), before anything else runs.
+bash "$repo_root/.ci/ensure-tools.sh" component
 
 node_major="$(node -p 'process.versions.node.split(".")[0]')"
 if [ "$node_major" -lt 20 ]; then
@@ -38,6 +35,10 @@ if ! node -e '
     echo "run.sh: npm ci"
     npm ci --no-audit --no-fund --loglevel=error
 fi
+
+# gitlab-ci-local is installed now: fail here, not in the middle of a pipeline, when it (or a
+# test, or the job script) runs a command that .ci/tools does not list.
+node "$repo_root/.ci/check-tools.mjs" --require-node-modules component
 
 bin="${RBAC_GATE_BIN:-$repo_root/target/release/rbac-gate}"
 if [ ! -x "$bin" ]; then

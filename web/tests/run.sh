@@ -12,8 +12,9 @@ export PATH="$HOME/.cargo/bin:$PATH"
 start=$(date +%s)
 step() { printf '\n== %s (%ss)\n' "$1" "$(( $(date +%s) - start ))"; }
 
-step "toolchain: wasm32 target, wasm-bindgen-cli, wasm-pack, npm ci, Chromium"
-bash "$web/scripts/toolchain.sh" --chromium
+step "tools: Debian packages (Chromium, Node, ...; .ci/tools), wasm32 target, wasm-bindgen-cli, wasm-pack, npm ci"
+bash "$root/.ci/ensure-tools.sh" web
+bash "$web/scripts/toolchain.sh"
 
 if [ -z "${RBAC_GATE_BIN:-}" ]; then
   step "the CLI (target/release/rbac-gate), for the parity checks"
