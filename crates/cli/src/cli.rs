@@ -65,6 +65,14 @@ enum Engine {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Check files or directories (default: the current directory); `-` reads stdin.
+    ///
+    /// A directory's inputs are its .yaml, .yml, .json, .toml and kubeconfig files. In a git
+    /// work tree: every tracked file, whatever an ignore file says, and the untracked files
+    /// that the repository's own .gitignore files do not ignore (.git/info/exclude, the
+    /// global excludes and ignore files outside the repository never apply). Elsewhere, and in
+    /// a directory with no tracked file: every file, except below the built-in skip list
+    /// .git/, .hg/, .svn/, node_modules/ and .gitlab-ci-local/. --exclude applies to both.
+    /// Finding no input file is an error (exit 2) unless --allow-empty is given.
     Check(CheckArgs),
     /// List the rules.
     Rules {
@@ -124,10 +132,16 @@ struct CheckArgs {
     #[arg(long, value_name = "NAME", default_value = "-")]
     stdin_path: String,
 
-    /// Also read files that `.gitignore` hides. A gate should see every manifest a merge
-    /// request can deploy, including one force-added under an ignored path.
+    /// Read every file below the directories, even untracked ones that `.gitignore` ignores
+    /// and those in the built-in skip list (`.git/` and --exclude still apply). Tracked files
+    /// are always read.
     #[arg(long)]
     no_ignore: bool,
+
+    /// Pass (exit 0) when no input file is found. Without it an empty run is an error
+    /// (exit 2): a gate that checked nothing has nothing to pass.
+    #[arg(long)]
+    allow_empty: bool,
 
     /// No colour (also: NO_COLOR).
     #[arg(long)]
@@ -394,6 +408,9 @@ fn check(args: &CheckArgs, evaluator: &Evaluator, timings: bool) -> Result<i32, 
     )?;
     for warning in &collected.warnings {
         eprintln!("rbac-gate: warning: {warning}");
+    }
+    if collected.sources.is_empty() && !args.allow_empty {
+        return Err(collect::nothing_found_message(&args.paths, &args.exclude));
     }
     let sources = collected.sources;
     if timings {
@@ -762,6 +779,20 @@ pub(crate) fn print_stdout(text: &str) -> Result<i32, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn check_help_lists_the_built_in_skips() {
+        use clap::CommandFactory;
+        let mut cli = Cli::command();
+        let check = cli.find_subcommand_mut("check").expect("check");
+        let help = check.render_long_help().to_string();
+        for skipped in collect::BUILT_IN_SKIPS {
+            assert!(
+                help.contains(&format!("{skipped}/")),
+                "{skipped} not in:\n{help}"
+            );
+        }
+    }
 
     #[test]
     fn quoted_files_are_read_again_unless_they_changed_and_stdin_is_kept() {

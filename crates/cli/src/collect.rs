@@ -1,8 +1,15 @@
 //! Finding and reading the input files.
 //!
-//! Directories are walked for `.yaml`, `.yml`, `.json`, `.toml` and kubeconfig files,
-//! skipping `.git`, honouring `.gitignore` (also outside a git repository) and `--exclude`.
-//! Symlinks are never followed out of the tree. Every problem with a file becomes a
+//! The input set is what a merge request deploys. Inside a git work tree a directory's inputs
+//! are its tracked files, whatever any ignore file says, and the untracked files that the
+//! repository's own `.gitignore` files do not ignore (`.git/info/exclude`, the global excludes
+//! and ignore files outside the repository never apply: they are not part of what is
+//! deployed). A directory with no tracked file, or outside any work tree, is walked whole,
+//! except the directories of [`BUILT_IN_SKIPS`] below it. Only `.yaml`, `.yml`, `.json`,
+//! `.toml` and kubeconfig files are read, less `--exclude` and the config file.
+//!
+//! Symlinks are never followed out of the tree; an in-tree one is read through the link when
+//! its target is not an input in its own right. Every problem with a file becomes a
 //! [`Source`] with `read_error` set, which the core reports as an error (exit 2): nothing is
 //! dropped silently.
 
@@ -15,6 +22,12 @@ use std::path::{Component, Path, PathBuf};
 /// Largest file (or stdin) read, in bytes.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 256 * 1024 * 1024;
 
+/// Directories skipped below a checked directory that git does not describe (no work tree,
+/// no tracked file there, or git failed): version-control data and installed dependencies,
+/// never what a merge request deploys. `--no-ignore` reads them too, except `.git`.
+/// `check --help` lists them (a test keeps the two in step).
+pub const BUILT_IN_SKIPS: &[&str] = &[".git", ".hg", ".svn", "node_modules", ".gitlab-ci-local"];
+
 #[derive(Debug, Clone)]
 pub struct CollectOptions {
     /// `--exclude` globs. A glob without `/` matches any file or directory name; one with `/`
@@ -23,10 +36,12 @@ pub struct CollectOptions {
     /// Name shown for stdin (`-`).
     pub stdin_path: String,
     pub max_file_size: u64,
-    /// Files never treated as input (the config file).
+    /// Files never treated as input (the config file), by their lexical path: a symlink named
+    /// like the config must not hide the manifest it points at.
     pub skip: Vec<PathBuf>,
     pub cwd: PathBuf,
-    /// `--no-ignore`: read what `.gitignore` files would hide.
+    /// `--no-ignore`: read every file below a directory, whatever git or the built-in list
+    /// would skip (only `.git` and `--exclude` still apply).
     pub no_ignore: bool,
 }
 
@@ -67,20 +82,27 @@ pub fn excludes(globs: &[String]) -> Result<Excludes, String> {
     })
 }
 
+#[derive(Clone)]
 pub struct Excludes {
     names: GlobSet,
     paths: GlobSet,
 }
 
 impl Excludes {
+    /// Whether `display` or a directory above it is excluded: git lists files, not the
+    /// directories a walk would have pruned, so `deploy/old` must also skip
+    /// `deploy/old/x.yaml`.
     fn matches(&self, display: &str) -> bool {
-        if self.paths.is_match(display) {
-            return true;
+        let mut end = 0;
+        for component in display.split('/') {
+            end += component.len();
+            // A name glob matches any component, so excluding `vendor` skips `a/vendor/b.yaml`.
+            if self.names.is_match(component) || self.paths.is_match(&display[..end]) {
+                return true;
+            }
+            end += 1;
         }
-        // A name glob matches any component, so excluding `vendor` skips `a/vendor/b.yaml`.
-        display
-            .split('/')
-            .any(|component| self.names.is_match(component))
+        false
     }
 }
 
@@ -90,7 +112,7 @@ pub fn collect(paths: &[String], options: &CollectOptions) -> Result<Collected, 
     let skip: Vec<PathBuf> = options
         .skip
         .iter()
-        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .map(|p| lexical_absolute(p, &options.cwd))
         .collect();
     let mut found = Found::default();
     let mut warnings = Vec::new();
@@ -123,7 +145,15 @@ pub fn collect(paths: &[String], options: &CollectOptions) -> Result<Collected, 
             }
             Ok(meta) if meta.is_dir() => {
                 let before = found.len();
-                walk(path, options, &excludes, &skip, &mut found);
+                let walk = Walk {
+                    root: path,
+                    tree: std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()),
+                    options,
+                    excludes: &excludes,
+                };
+                let mut listed = Vec::new();
+                walk.list(Path::new(""), &mut listed, &mut found, &mut warnings);
+                walk.read(listed, &skip, &mut found);
                 if found.len() == before {
                     warnings.push(format!(
                         "no YAML, JSON, TOML or kubeconfig files under {display}"
@@ -131,7 +161,9 @@ pub fn collect(paths: &[String], options: &CollectOptions) -> Result<Collected, 
                 }
             }
             Ok(_) => {
-                if excludes.matches(&display) || is_skipped(path, &skip) {
+                if excludes.matches(&display)
+                    || skip.contains(&lexical_absolute(path, &options.cwd))
+                {
                     continue;
                 }
                 found.read(display, path, options.max_file_size);
@@ -143,6 +175,39 @@ pub fn collect(paths: &[String], options: &CollectOptions) -> Result<Collected, 
         files: found.files,
         warnings,
     })
+}
+
+/// Why `check` found nothing, and how to go on: what was searched and what skips files.
+pub fn nothing_found_message(paths: &[String], excludes: &[String]) -> String {
+    let searched = if paths.is_empty() {
+        ".".to_string()
+    } else {
+        paths.join(", ")
+    };
+    let excluded = if excludes.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " The --exclude globs {} skipped matching files and directories.",
+            excludes
+                .iter()
+                .map(|g| format!("`{g}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    format!(
+        "no input file found in {searched}: nothing was checked, and a gate that checks nothing \
+         cannot pass. rbac-gate reads .yaml, .yml, .json, .toml and kubeconfig files: in a git \
+         work tree the tracked ones and the untracked ones its .gitignore files do not ignore; \
+         elsewhere every one except below {}.{excluded} Check the paths (and --exclude), or \
+         pass --allow-empty if an empty run is expected.",
+        BUILT_IN_SKIPS
+            .iter()
+            .map(|d| format!("{d}/"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 /// What `collect` found so far, by display path.
@@ -168,94 +233,299 @@ impl Found {
         self.sources.insert(display.clone(), source);
         self.files.insert(display, path.to_path_buf());
     }
+
+    /// Records a problem with `path` as an error of the run.
+    fn error(&mut self, path: &Path, cwd: &Path, message: String) {
+        let display = display_path(path, cwd);
+        self.insert(display.clone(), error_source(display, message));
+    }
 }
 
-fn walk(
-    root: &Path,
-    options: &CollectOptions,
-    excludes: &Excludes,
-    skip: &[PathBuf],
-    found: &mut Found,
-) {
-    let canonical_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
-    let cwd = options.cwd.clone();
-    let filter_excludes = excludes.names.clone();
-    let filter_paths = excludes.paths.clone();
-    let walker = ignore::WalkBuilder::new(root)
-        .hidden(false)
-        .ignore(false)
-        .git_ignore(!options.no_ignore)
-        .git_exclude(!options.no_ignore)
-        .git_global(false)
-        .parents(true)
-        .require_git(false)
-        .follow_links(false)
-        .filter_entry(move |entry| {
-            if entry.depth() == 0 {
-                return true;
-            }
-            if entry.file_name() == ".git" {
-                return false;
-            }
-            let display = display_path(entry.path(), &cwd);
-            !(filter_paths.is_match(&display)
-                || display.split('/').any(|c| filter_excludes.is_match(c)))
-        })
-        .build();
+/// One directory named on the command line: first its entries are listed (by git, or by a
+/// walk), then the candidates among them are read.
+struct Walk<'a> {
+    /// The directory as given.
+    root: &'a Path,
+    /// Its canonical path: symlinks are followed only to targets below it.
+    tree: PathBuf,
+    options: &'a CollectOptions,
+    excludes: &'a Excludes,
+}
 
-    for entry in walker {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(e) => {
-                // An unreadable directory or ignore file: report it against its path.
-                let path = error_path(&e).unwrap_or_else(|| root.to_path_buf());
-                let display = display_path(&path, &options.cwd);
-                found.insert(
-                    display.clone(),
-                    error_source(display, format!("cannot read: {e}")),
-                );
+impl Walk<'_> {
+    /// Appends the entries below `root/dir` that make up the input set, relative to `root`
+    /// (files and symlinks; directories only through their contents).
+    fn list(
+        &self,
+        dir: &Path,
+        listed: &mut Vec<PathBuf>,
+        found: &mut Found,
+        warnings: &mut Vec<String>,
+    ) {
+        let path = self.root.join(dir);
+        if self.options.no_ignore {
+            return self.walk_everything(dir, &[".git"], listed, found);
+        }
+        let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        let Some(top) = work_tree_of(&canonical) else {
+            return self.walk_everything(dir, BUILT_IN_SKIPS, listed, found);
+        };
+        match git_listing(&top, &canonical) {
+            Ok(Some(git)) => {
+                for nested in git.nested {
+                    let nested = dir.join(nested);
+                    // An initialised submodule or an untracked repository: its own git says
+                    // what it holds. An empty submodule directory holds nothing.
+                    let display = display_path(&self.root.join(&nested), &self.options.cwd);
+                    if !self.excludes.matches(&display)
+                        && std::fs::symlink_metadata(self.root.join(&nested).join(".git")).is_ok()
+                    {
+                        self.list(&nested, listed, found, warnings);
+                    }
+                }
+                listed.extend(git.files.into_iter().map(|f| dir.join(f)));
+            }
+            // Not part of the repository's content (a checkout inside an ignored folder, say):
+            // its files are read as if there were no git.
+            Ok(None) => self.walk_everything(dir, BUILT_IN_SKIPS, listed, found),
+            Err(reason) => {
+                warnings.push(format!(
+                    "cannot list the files git tracks in {}: {reason}; every file under {} is \
+                     checked instead (files .gitignore would skip included)",
+                    top.display(),
+                    display_path(&path, &self.options.cwd)
+                ));
+                self.walk_everything(dir, BUILT_IN_SKIPS, listed, found);
+            }
+        }
+    }
+
+    /// Lists every file below `root/dir`, no ignore file applied, pruning `--exclude` and the
+    /// directories named in `skipped`.
+    fn walk_everything(
+        &self,
+        dir: &Path,
+        skipped: &'static [&'static str],
+        listed: &mut Vec<PathBuf>,
+        found: &mut Found,
+    ) {
+        let start = self.root.join(dir);
+        let cwd = self.options.cwd.clone();
+        let excludes = self.excludes.clone();
+        let walker = ignore::WalkBuilder::new(&start)
+            .standard_filters(false)
+            .follow_links(false)
+            .filter_entry(move |entry| {
+                entry.depth() == 0
+                    || !(entry.file_type().is_some_and(|t| t.is_dir())
+                        && skipped.iter().any(|s| entry.file_name() == *s)
+                        || excludes.matches(&display_path(entry.path(), &cwd)))
+            })
+            .build();
+        for entry in walker {
+            match entry {
+                Ok(entry) => {
+                    if entry.file_type().is_some_and(|t| !t.is_dir()) {
+                        if let Ok(relative) = entry.path().strip_prefix(&start) {
+                            listed.push(dir.join(relative));
+                        }
+                    }
+                }
+                // An unreadable directory: report it against its path.
+                Err(e) => {
+                    let path = error_path(&e).unwrap_or_else(|| start.clone());
+                    found.error(&path, &self.options.cwd, format!("cannot read: {e}"));
+                }
+            }
+        }
+    }
+
+    /// Reads the candidates among `listed` (relative to `root`): regular files, then symlinks
+    /// whose target stays below the tree and is not read in its own right.
+    fn read(&self, listed: Vec<PathBuf>, skip: &[PathBuf], found: &mut Found) {
+        let cwd = &self.options.cwd;
+        let max = self.options.max_file_size;
+        let mut files = std::collections::BTreeSet::new();
+        let mut links = Vec::new();
+        for relative in listed {
+            let path = self.root.join(&relative);
+            let display = display_path(&path, cwd);
+            if !is_candidate(&path)
+                || self.excludes.matches(&display)
+                || skip.contains(&lexical_absolute(&path, cwd))
+            {
                 continue;
             }
-        };
-        let path = entry.path();
-        let Some(file_type) = entry.file_type() else {
-            continue; // stdin, never produced by a directory walk
-        };
-        if file_type.is_dir() || !is_candidate(path) || is_skipped(path, skip) {
-            continue;
-        }
-        let display = display_path(path, &options.cwd);
-        if file_type.is_symlink() {
-            match std::fs::canonicalize(path) {
-                // Inside the tree the target is walked in its own right.
-                Ok(target) if target.starts_with(&canonical_root) => {}
-                Ok(target) => {
-                    found.insert(
-                        display.clone(),
-                        error_source(
-                            display,
-                            format!(
-                                "symlink to {} outside the checked tree is not followed; check \
-                                 the target directly or --exclude the link",
-                                target.display()
-                            ),
-                        ),
-                    );
+            match std::fs::symlink_metadata(&path) {
+                // Tracked but deleted from the work tree: not deployed from this checkout.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => found.error(&path, cwd, format!("cannot read: {}", io_message(&e))),
+                Ok(meta) if meta.is_symlink() => links.push((path, display)),
+                Ok(meta) if meta.is_file() => {
+                    found.read(display, &path, max);
+                    files.insert(relative);
                 }
-                Err(e) => {
-                    found.insert(
-                        display.clone(),
-                        error_source(display, format!("broken symlink: {}", io_message(&e))),
-                    );
-                }
+                Ok(_) => {} // directories, sockets, fifos, devices
             }
-            continue;
         }
-        if !file_type.is_file() {
-            continue; // sockets, fifos, devices
+        for (link, display) in links {
+            match std::fs::canonicalize(&link) {
+                Ok(target) => match target.strip_prefix(&self.tree) {
+                    // Read in its own right: reading it again would report it twice.
+                    Ok(inside) if files.contains(inside) => {}
+                    // Ignored, excluded or not a candidate by name, but deployed through the
+                    // link: read it under the link's name. Directories are not followed.
+                    Ok(_) => {
+                        if std::fs::metadata(&target).is_ok_and(|m| m.is_file()) {
+                            found.read(display, &link, max);
+                        }
+                    }
+                    Err(_) => found.error(
+                        &link,
+                        cwd,
+                        format!(
+                            "symlink to {} outside the checked tree is not followed; check the \
+                             target directly or --exclude the link",
+                            target.display()
+                        ),
+                    ),
+                },
+                Err(e) => found.error(&link, cwd, format!("broken symlink: {}", io_message(&e))),
+            }
         }
-        found.read(display, path, options.max_file_size);
     }
+}
+
+/// The work tree holding `dir` (a canonical path): the nearest directory at or above it with
+/// a `.git` directory or file.
+fn work_tree_of(dir: &Path) -> Option<PathBuf> {
+    dir.ancestors()
+        .find(|a| std::fs::symlink_metadata(a.join(".git")).is_ok())
+        .map(Path::to_path_buf)
+}
+
+/// What git says `dir` (inside the work tree `top`) holds, relative to `dir`.
+struct GitListing {
+    /// Tracked files, and untracked ones that no `.gitignore` of the repository ignores.
+    files: Vec<PathBuf>,
+    /// Submodules and untracked repositories: git does not list their contents.
+    nested: Vec<PathBuf>,
+}
+
+/// Lists `dir` through git; `Ok(None)` when it holds no tracked file (it is not part of the
+/// repository's content), `Err` when git cannot answer.
+fn git_listing(top: &Path, dir: &Path) -> Result<Option<GitListing>, String> {
+    let pathspec = dir.strip_prefix(top).unwrap_or(Path::new(""));
+    let tracked = run_git(top, &["ls-files", "-z", "--cached", "--stage"], pathspec)?;
+    if tracked.is_empty() {
+        return Ok(None);
+    }
+    // `--exclude-per-directory` alone: no `.git/info/exclude`, no `core.excludesFile`.
+    let untracked = run_git(
+        top,
+        &[
+            "ls-files",
+            "-z",
+            "--others",
+            "--exclude-per-directory=.gitignore",
+        ],
+        pathspec,
+    )?;
+    let mut listing = GitListing {
+        files: Vec::new(),
+        nested: Vec::new(),
+    };
+    let below = |bytes: &[u8]| {
+        let path = path_from_bytes(bytes);
+        path.strip_prefix(pathspec).map(Path::to_path_buf).ok()
+    };
+    for entry in tracked.split(|b| *b == 0).filter(|e| !e.is_empty()) {
+        // `<mode> <object> <stage>\t<path>`; mode 160000 is a submodule.
+        let Some(tab) = entry.iter().position(|b| *b == b'\t') else {
+            return Err("git ls-files printed an entry without a path".to_string());
+        };
+        let Some(path) = below(&entry[tab + 1..]) else {
+            continue;
+        };
+        if entry.starts_with(b"160000 ") {
+            listing.nested.push(path);
+        } else {
+            listing.files.push(path);
+        }
+    }
+    for entry in untracked.split(|b| *b == 0).filter(|e| !e.is_empty()) {
+        // An untracked repository is listed as its directory, with a trailing `/`.
+        let (entry, nested) = match entry.strip_suffix(b"/") {
+            Some(dir) => (dir, true),
+            None => (entry, false),
+        };
+        if let Some(path) = below(entry) {
+            if nested {
+                listing.nested.push(path);
+            } else {
+                listing.files.push(path);
+            }
+        }
+    }
+    listing.files.sort();
+    listing.files.dedup(); // an unmerged path is listed once per stage
+    Ok(Some(listing))
+}
+
+/// Runs `git <args> -- <pathspec>` in `top` with nothing from the environment that could
+/// point it elsewhere or change what it lists, and returns its stdout.
+fn run_git(top: &Path, args: &[&str], pathspec: &Path) -> Result<Vec<u8>, String> {
+    let mut command = std::process::Command::new("git");
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("GIT_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        // Only `top` itself may be the repository, never a directory above it.
+        .env(
+            "GIT_CEILING_DIRECTORIES",
+            top.parent().unwrap_or(top).as_os_str(),
+        )
+        .arg("--literal-pathspecs")
+        .args([
+            "-c",
+            "core.quotePath=false",
+            "-c",
+            "core.fsmonitor=false",
+            "-C",
+        ])
+        .arg(top)
+        .args(args)
+        .arg("--");
+    if !pathspec.as_os_str().is_empty() {
+        command.arg(pathspec);
+    }
+    let output = command
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run git: {}", io_message(&e)))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let reason = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+        return Err(format!(
+            "git {} failed ({}): {reason}",
+            args[0], output.status
+        ));
+    }
+    Ok(output.stdout)
+}
+
+#[cfg(unix)]
+fn path_from_bytes(bytes: &[u8]) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
+}
+
+#[cfg(not(unix))]
+fn path_from_bytes(bytes: &[u8]) -> PathBuf {
+    PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
 }
 
 fn error_path(error: &ignore::Error) -> Option<PathBuf> {
@@ -269,11 +539,19 @@ fn error_path(error: &ignore::Error) -> Option<PathBuf> {
     }
 }
 
-fn is_skipped(path: &Path, skip: &[PathBuf]) -> bool {
-    !skip.is_empty()
-        && std::fs::canonicalize(path)
-            .map(|p| skip.contains(&p))
-            .unwrap_or(false)
+/// `path` made absolute against `cwd`, `.` and `..` resolved by name (no symlink followed).
+pub fn lexical_absolute(path: &Path, cwd: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in cwd.join(path).components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// `.yaml`, `.yml`, `.json`, `.toml`, `*kubeconfig*`, or `config` inside a `.kube` directory.
@@ -433,6 +711,149 @@ mod tests {
         assert!(ex.matches("x/y.json"));
         assert!(!ex.matches("deploy/new/x.yaml"));
         assert!(excludes(&["[".into()]).is_err());
+    }
+
+    #[test]
+    fn path_globs_also_exclude_what_is_below_a_matching_directory() {
+        let ex = excludes(&["deploy/old".into()]).expect("valid glob");
+        assert!(ex.matches("deploy/old"));
+        assert!(
+            ex.matches("deploy/old/x.yaml"),
+            "git lists files, not directories"
+        );
+        assert!(!ex.matches("deploy/older/x.yaml"));
+        assert!(
+            !ex.matches("a/deploy/old/x.yaml"),
+            "a path glob is anchored"
+        );
+    }
+
+    #[test]
+    fn lexical_paths_resolve_dots_by_name() {
+        let cwd = Path::new("/work/repo");
+        let abs = |p: &str| lexical_absolute(Path::new(p), cwd);
+        assert_eq!(
+            abs(".rbac-gate.yaml"),
+            Path::new("/work/repo/.rbac-gate.yaml")
+        );
+        assert_eq!(abs("./a/../b.yaml"), Path::new("/work/repo/b.yaml"));
+        assert_eq!(abs("../x.json"), Path::new("/work/x.json"));
+        assert_eq!(abs("/etc/../tmp/x"), Path::new("/tmp/x"));
+        assert_eq!(abs("../../../../x"), Path::new("/x"));
+    }
+
+    fn write(root: &Path, relative: &str, text: &str) {
+        let path = root.join(relative);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+
+    fn git(root: &Path, args: &[&str]) {
+        let status = std::process::Command::new("git")
+            .args(args)
+            .current_dir(root)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("git runs");
+        assert!(status.success(), "git {args:?}");
+    }
+
+    /// The display paths `collect` finds under `root` (run from `root`), and its warnings.
+    fn inputs(root: &Path, paths: &[&str], skip: &[&str]) -> (Vec<String>, Vec<String>) {
+        let options = CollectOptions {
+            excludes: Vec::new(),
+            stdin_path: "-".into(),
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+            skip: skip.iter().map(|s| root.join(s)).collect(),
+            cwd: root.to_path_buf(),
+            no_ignore: false,
+        };
+        let paths: Vec<String> = paths
+            .iter()
+            .map(|p| root.join(p).display().to_string())
+            .collect();
+        let collected = collect(&paths, &options).expect("collects");
+        let found = collected.sources.iter().map(|s| s.path.clone()).collect();
+        (found, collected.warnings)
+    }
+
+    #[test]
+    fn a_git_work_tree_gives_tracked_files_and_what_its_own_gitignore_keeps() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = &std::fs::canonicalize(dir.path()).expect("canonical");
+        git(root, &["init", "-q", "."]);
+        write(root, ".gitignore", "ignored/\nnode_modules/\n");
+        write(root, "ignored/tracked.yaml", "a: 1\n");
+        write(root, "ignored/untracked.yaml", "a: 1\n");
+        write(root, "excluded-by-info/new.yaml", "a: 1\n");
+        write(root, ".git/info/exclude", "excluded-by-info/\n");
+        write(root, "node_modules/tracked.yaml", "a: 1\n");
+        write(root, "new/untracked.yaml", "a: 1\n");
+        write(root, "spaced dir/ü [x].yaml", "a: 1\n");
+        // An untracked repository inside: its own git decides.
+        write(root, "nested/.gitignore", "secret/\n");
+        write(root, "nested/deploy.yaml", "a: 1\n");
+        write(root, "nested/secret/x.yaml", "a: 1\n");
+        git(&root.join("nested"), &["init", "-q", "."]);
+        git(&root.join("nested"), &["add", "."]);
+        git(root, &["add", ".gitignore", "spaced dir"]);
+        git(
+            root,
+            &[
+                "add",
+                "-f",
+                "ignored/tracked.yaml",
+                "node_modules/tracked.yaml",
+            ],
+        );
+
+        let (found, warnings) = inputs(root, &[""], &[]);
+        let expected = [
+            "excluded-by-info/new.yaml",
+            "ignored/tracked.yaml",
+            "nested/deploy.yaml",
+            "new/untracked.yaml",
+            "node_modules/tracked.yaml",
+            "spaced dir/ü [x].yaml",
+        ];
+        assert_eq!(found, expected);
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
+
+    #[test]
+    fn without_git_everything_is_walked_except_the_built_in_skips_below_the_root() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = &std::fs::canonicalize(dir.path()).expect("canonical");
+        let checkout = root.join("node_modules/build");
+        write(root, ".gitignore", "*\n");
+        write(&checkout, ".gitignore", "*\n");
+        write(&checkout, "deploy/a.yaml", "a: 1\n");
+        for skipped in BUILT_IN_SKIPS {
+            write(&checkout, &format!("sub/{skipped}/x.yaml"), "a: 1\n");
+        }
+        write(&checkout, "sub/.git-not/x.yaml", "a: 1\n");
+        let (found, _) = inputs(&checkout, &[""], &[]);
+        let expected = ["deploy/a.yaml", "sub/.git-not/x.yaml"];
+        assert_eq!(found, expected);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_config_is_skipped_by_its_own_path_and_links_are_read_when_their_target_is_not() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = &std::fs::canonicalize(dir.path()).expect("canonical");
+        write(root, "deploy/admin.yaml", "kind: ClusterRoleBinding\n");
+        write(root, "notes/admin.txt", "kind: ClusterRoleBinding\n");
+        std::os::unix::fs::symlink("deploy/admin.yaml", root.join(".rbac-gate.yaml"))
+            .expect("link");
+        std::os::unix::fs::symlink("../notes/admin.txt", root.join("deploy/linked.yaml"))
+            .expect("link");
+        std::os::unix::fs::symlink("admin.yaml", root.join("deploy/same.yaml")).expect("link");
+        let (found, _) = inputs(root, &[""], &[".rbac-gate.yaml"]);
+        let expected = ["deploy/admin.yaml", "deploy/linked.yaml"];
+        assert_eq!(found, expected);
     }
 
     #[test]

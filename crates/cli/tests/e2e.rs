@@ -317,26 +317,49 @@ fn directory_walk_rules() {
     write("ci.kubeconfig", "apiVersion: v1\nkind: Config\n");
     write("README.md", "# not an input\n");
     write("home/config", "not a kubeconfig: not under .kube\n");
-    write(".git/config.yaml", "ignored: true\n");
+    write("node_modules/dep/chart.yaml", "built-in skip: [\n");
     write("generated/out.yaml", "ignored: [\n");
     write(".gitignore", "generated/\n");
     write("vendor/dep.yaml", "excluded: [\n");
     write("old/legacy.yaml", "excluded: [\n");
+    let inputs = [
+        "ci.kubeconfig",
+        "deploy/extra.YML",
+        "deploy/rbac.yaml",
+        "deploy/values.json",
+        "home/.kube/config",
+        "runner/config.toml",
+    ];
+    let excluded = ["--exclude", "vendor", "--exclude", "old/**"];
 
-    let (code, files, stderr) =
-        checked_files(root, &["--exclude", "vendor", "--exclude", "old/**"]);
-    assert_eq!(
-        files,
-        [
-            "ci.kubeconfig",
-            "deploy/extra.YML",
-            "deploy/rbac.yaml",
-            "deploy/values.json",
-            "home/.kube/config",
-            "runner/config.toml",
-        ],
-        "{stderr}"
-    );
+    // Without git no ignore file applies (the broken generated file is read: an error); the
+    // built-in list skips node_modules.
+    let (code, files, stderr) = checked_files(root, &excluded);
+    let mut expected = inputs.to_vec();
+    expected.insert(4, "generated/out.yaml");
+    assert_eq!(files, expected, "{stderr}");
+    assert_eq!(code, 2, "{stderr}");
+
+    // In a git work tree the untracked files that .gitignore ignores are not inputs, and
+    // nothing else is skipped by name (node_modules/dep/chart.yaml is tracked).
+    let git = |args: &[&str]| {
+        let status = std::process::Command::new("git")
+            .args(args)
+            .current_dir(root)
+            .status()
+            .expect("git runs");
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["init", "-q", "."]);
+    git(&["add", "."]);
+    let (code, files, stderr) = checked_files(root, &excluded);
+    let mut expected = inputs.to_vec();
+    expected.insert(5, "node_modules/dep/chart.yaml");
+    assert_eq!(files, expected, "{stderr}");
+    assert_eq!(code, 2, "{stderr}");
+    std::fs::remove_file(root.join("node_modules/dep/chart.yaml")).expect("rm");
+    let (code, files, stderr) = checked_files(root, &excluded);
+    assert_eq!(files, inputs, "{stderr}");
     assert_eq!(code, 0, "{stderr}");
 
     // `--no-ignore` reads what `.gitignore` hides (the broken file there is then an error);
