@@ -368,20 +368,16 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// The canonical path a `--report` file has or will have (its directory may not exist yet).
-fn canonical_target(cwd: &std::path::Path, file: &std::path::Path) -> Option<std::path::PathBuf> {
-    let file = cwd.join(file);
-    if let Ok(p) = std::fs::canonicalize(&file) {
-        return Some(p);
-    }
-    let dir = std::fs::canonicalize(file.parent()?).ok()?;
-    Some(dir.join(file.file_name()?))
-}
-
 fn check(args: &CheckArgs, evaluator: &Evaluator, timings: bool) -> Result<i32, String> {
     let start = Instant::now();
     let cwd =
         std::env::current_dir().map_err(|e| format!("cannot get the current directory: {e}"))?;
+    // Refused before anything runs: a report is never written outside the working directory.
+    let report_targets = args
+        .report
+        .iter()
+        .map(|(_, file)| report_target(file, &cwd))
+        .collect::<Result<Vec<_>, _>>()?;
 
     let (config, config_path) = read_config(args.config.as_deref(), &cwd)?;
     let today = crate::date::today()?;
@@ -392,16 +388,9 @@ fn check(args: &CheckArgs, evaluator: &Evaluator, timings: bool) -> Result<i32, 
             excludes: args.exclude.clone(),
             stdin_path: args.stdin_path.clone(),
             max_file_size,
-            // The gate's own outputs are never inputs: a Code Quality report left by the
-            // previous run would otherwise be read as a (skipped) JSON document.
-            skip: config_path
-                .into_iter()
-                .chain(
-                    args.report
-                        .iter()
-                        .filter_map(|(_, f)| canonical_target(&cwd, f)),
-                )
-                .collect(),
+            // Only the config, by the path it is read from. Report paths never change the
+            // inputs: a report symlinked to a manifest would hide it.
+            skip: config_path.into_iter().collect(),
             cwd: cwd.clone(),
             no_ignore: args.no_ignore,
         },
@@ -483,8 +472,8 @@ fn check(args: &CheckArgs, evaluator: &Evaluator, timings: bool) -> Result<i32, 
     };
 
     let mut exit = report.exit_code();
-    for (format, file) in &args.report {
-        if let Err(e) = write_report(file, *format, &context(false)) {
+    for ((format, file), target) in args.report.iter().zip(&report_targets) {
+        if let Err(e) = write_report(target, *format, &context(false)) {
             eprintln!(
                 "rbac-gate: error: cannot write the {} report to {}: {e}",
                 format.name(),
@@ -579,14 +568,97 @@ fn digest(text: &str) -> (usize, u64) {
 /// Reports are written as they are rendered, through a buffer of this size.
 const OUTPUT_BUFFER: usize = 64 * 1024;
 
-/// Writes a `--report` file, creating its directory.
-fn write_report(file: &Path, format: Format, context: &render::Context<'_>) -> std::io::Result<()> {
-    if let Some(dir) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
+/// Where a `--report` file goes: its absolute path, once it is known to stay inside the
+/// working directory. The path is resolved by name (`..` included), and no directory between
+/// the working directory and the file may be a symlink, since the tree (and so any link in
+/// it) may come from a merge request.
+fn report_target(file: &Path, cwd: &Path) -> Result<PathBuf, String> {
+    let target = collect::lexical_absolute(file, cwd);
+    let refuse = |why: String| {
+        format!(
+            "cannot write the report {}: {why}. Reports are written only inside the working \
+             directory {} and never through a symlink: give a path below it, such as \
+             gl-code-quality-report.json, or run rbac-gate from the directory the report \
+             belongs in",
+            file.display(),
+            cwd.display()
+        )
+    };
+    let inside = match target.strip_prefix(cwd) {
+        Ok(inside) if !inside.as_os_str().is_empty() => inside,
+        _ => return Err(refuse("it is outside the working directory".to_string())),
+    };
+    let mut dir = cwd.to_path_buf();
+    for component in inside.parent().into_iter().flat_map(Path::components) {
+        dir.push(component);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(meta) if meta.is_symlink() => {
+                return Err(refuse(format!(
+                    "its directory {} is a symlink (remove the link)",
+                    collect::display_path(&dir, cwd)
+                )))
+            }
+            Ok(_) => {}
+            // Missing directories are created, as real directories, when the report is written.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+            Err(e) => return Err(refuse(format!("cannot inspect {}: {e}", dir.display()))),
+        }
     }
-    let mut out = std::io::BufWriter::with_capacity(OUTPUT_BUFFER, std::fs::File::create(file)?);
-    render::write(format, context, &mut out)?;
-    out.flush()
+    Ok(target)
+}
+
+/// Writes a `--report` file at `target` (from [`report_target`]), creating its directory. The
+/// report goes to a new file beside it, then replaces it by a rename: a symlink at `target`
+/// is replaced itself, and whatever it points at is never written.
+fn write_report(
+    target: &Path,
+    format: Format,
+    context: &render::Context<'_>,
+) -> std::io::Result<()> {
+    let dir = target.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let (temp, file) = create_beside(target)?;
+    let written = (|| {
+        let mut out = std::io::BufWriter::with_capacity(OUTPUT_BUFFER, file);
+        render::write(format, context, &mut out)?;
+        out.flush()?;
+        std::fs::rename(&temp, target)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
+}
+
+/// A new file next to `target`, created without following any symlink: it must not exist
+/// yet (`O_EXCL`) and may not be a link (`O_NOFOLLOW`), so a link planted under the temporary
+/// name cannot redirect the write either.
+fn create_beside(target: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut attempt = 0;
+    loop {
+        let temp = target.with_file_name(format!(
+            ".{name}.rbac-gate-{}-{attempt}.tmp",
+            std::process::id()
+        ));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.custom_flags(libc::O_NOFOLLOW);
+        }
+        match options.open(&temp) {
+            Ok(file) => return Ok((temp, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// `--config FILE` must exist; otherwise `.rbac-gate.yaml` is used when present.
@@ -790,6 +862,54 @@ mod tests {
             assert!(
                 help.contains(&format!("{skipped}/")),
                 "{skipped} not in:\n{help}"
+            );
+        }
+    }
+
+    #[test]
+    fn report_targets_stay_in_the_working_directory_and_off_symlinks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cwd = &std::fs::canonicalize(dir.path()).expect("canonical");
+        std::fs::create_dir(cwd.join("real")).expect("mkdir");
+        let target = |file: &str| report_target(Path::new(file), cwd);
+        assert_eq!(target("a/../r.json"), Ok(cwd.join("r.json")));
+        assert_eq!(target("real/new/r.json"), Ok(cwd.join("real/new/r.json")));
+        let absolute = cwd.join("real/r.json").display().to_string();
+        assert_eq!(target(&absolute), Ok(cwd.join("real/r.json")));
+        for outside in [
+            "../r.json",
+            "real/../../r.json",
+            "/tmp/r.json",
+            ".",
+            "real/..",
+        ] {
+            let refused = target(outside).expect_err(outside);
+            assert!(
+                refused.contains("outside the working directory"),
+                "{refused}"
+            );
+        }
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink("real", cwd.join("link")).expect("link");
+            let refused = target("link/new/r.json").expect_err("symlinked directory");
+            assert!(
+                refused.contains("its directory link is a symlink"),
+                "{refused}"
+            );
+            // The file itself may be a link: it is replaced, not followed.
+            std::fs::write(cwd.join("real/manifest.yaml"), "kind: Role\n").expect("write");
+            std::os::unix::fs::symlink("real/manifest.yaml", cwd.join("r.json")).expect("link");
+            let target = target("r.json").expect("a link at the file is fine");
+            let (temp, file) = create_beside(&target).expect("temp file");
+            drop(file);
+            std::fs::rename(&temp, &target).expect("rename");
+            assert!(std::fs::symlink_metadata(&target)
+                .expect("exists")
+                .is_file());
+            assert_eq!(
+                std::fs::read_to_string(cwd.join("real/manifest.yaml")).expect("read"),
+                "kind: Role\n"
             );
         }
     }

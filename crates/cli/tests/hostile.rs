@@ -163,7 +163,11 @@ fn no_secret_appears_in_any_format() {
     let expect = expectations();
     let secrets = expect["secrets"].as_object().expect("secrets");
     let dir = tempfile::tempdir().expect("tempdir");
-    let paths: Vec<String> = secrets.keys().map(|c| display(c)).collect();
+    // Reports are written only inside the working directory: run in the temporary one.
+    let paths: Vec<String> = secrets
+        .keys()
+        .map(|c| workspace().join(display(c)).display().to_string())
+        .collect();
     for format in FORMATS {
         let mut args: Vec<String> = vec!["check".into()];
         args.extend(paths.iter().cloned());
@@ -175,13 +179,13 @@ fn no_secret_appears_in_any_format() {
         ]);
         let mut files = Vec::new();
         for other in FORMATS {
-            let file = dir.path().join(format!("{format}-as-{other}"));
+            let name = format!("{format}-as-{other}");
             args.push("--report".into());
-            args.push(format!("{other}={}", file.display()));
-            files.push(file);
+            args.push(format!("{other}={name}"));
+            files.push(dir.path().join(name));
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = output(&mut command(&args));
+        let out = output(command(&args).current_dir(dir.path()));
         assert_eq!(out.code, 2, "{}", out.stderr);
         let mut texts = vec![
             (format!("{format} stdout"), out.stdout.clone()),
