@@ -213,7 +213,7 @@ pub(crate) struct Evaluator {
     engine: Engine,
     policy_file: Option<PathBuf>,
     limits: Limits,
-    cache_dir: Option<PathBuf>,
+    module_cache: Option<crate::cache::ModuleCache>,
     timings: bool,
     loaded: std::cell::OnceCell<Result<Policy, PolicyError>>,
 }
@@ -246,22 +246,33 @@ impl Evaluator {
             engine: cli.engine,
             policy_file: cli.policy.clone(),
             limits,
-            cache_dir: if cli.no_module_cache {
+            module_cache: if cli.no_module_cache {
                 None
             } else {
-                crate::cache::default_dir()
+                crate::cache::ModuleCache::from_env(Evaluator::scanned_trees(&cli.command))
             },
             timings,
             loaded: std::cell::OnceCell::new(),
         }
     }
 
+    /// The trees this run reads inputs from (the current directory and `check`'s paths): a
+    /// compiled-module cache inside one of them could come from a merge request, so it is
+    /// refused.
+    fn scanned_trees(command: &Command) -> Vec<PathBuf> {
+        let mut trees: Vec<PathBuf> = std::env::current_dir().into_iter().collect();
+        if let Command::Check(args) = command {
+            trees.extend(args.paths.iter().filter(|p| *p != "-").map(PathBuf::from));
+        }
+        trees
+    }
+
     fn policy(&self) -> Result<&Policy, PolicyError> {
         self.loaded
             .get_or_init(|| {
                 let policy = match &self.policy_file {
-                    Some(path) => Policy::from_file(path, self.limits, self.cache_dir.as_deref()),
-                    None => Policy::embedded(self.limits, self.cache_dir.as_deref()),
+                    Some(path) => Policy::from_file(path, self.limits, self.module_cache.as_ref()),
+                    None => Policy::embedded(self.limits, self.module_cache.as_ref()),
                 };
                 if self.timings {
                     if let Ok(p) = &policy {

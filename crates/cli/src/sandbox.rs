@@ -10,7 +10,7 @@
 mod release;
 pub mod session;
 
-use crate::cache::{self, CacheOutcome};
+use crate::cache::{self, CacheOutcome, ModuleCache};
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -175,32 +175,32 @@ const REQUIRED_EXPORTS: &[(&str, &[ValType], &[ValType])] = &[
 
 impl Policy {
     /// Loads the embedded module.
-    pub fn embedded(limits: Limits, cache_dir: Option<&Path>) -> Result<Policy, PolicyError> {
-        Policy::from_bytes(EMBEDDED_MODULE, Origin::Embedded, limits, cache_dir)
+    pub fn embedded(limits: Limits, cache: Option<&ModuleCache>) -> Result<Policy, PolicyError> {
+        Policy::from_bytes(EMBEDDED_MODULE, Origin::Embedded, limits, cache)
     }
 
     /// Loads a module (binary `.wasm`, or `.wat` text) from a file.
     pub fn from_file(
         path: &Path,
         limits: Limits,
-        cache_dir: Option<&Path>,
+        cache: Option<&ModuleCache>,
     ) -> Result<Policy, PolicyError> {
         let bytes = std::fs::read(path)
             .map_err(|e| PolicyError::Load(format!("{}: {e}", path.display())))?;
-        Policy::from_bytes(&bytes, Origin::File(path.to_path_buf()), limits, cache_dir)
+        Policy::from_bytes(&bytes, Origin::File(path.to_path_buf()), limits, cache)
     }
 
     pub fn from_bytes(
         bytes: &[u8],
         origin: Origin,
         limits: Limits,
-        cache_dir: Option<&Path>,
+        cache: Option<&ModuleCache>,
     ) -> Result<Policy, PolicyError> {
         let start = Instant::now();
         let engine = new_engine(&limits)?;
         let digest: [u8; 32] = Sha256::digest(bytes).into();
         let sha256 = hex(&digest);
-        let (module, outcome) = cache::load_or_compile(&engine, bytes, &digest, cache_dir)
+        let (module, outcome) = cache::load_or_compile(&engine, bytes, &digest, cache)
             .map_err(|e| PolicyError::Load(format!("{e:#}")))?;
         if !matches!(outcome, CacheOutcome::Hit(_)) {
             // Compiling freed tens of MB the allocator would otherwise keep under the

@@ -276,7 +276,7 @@ fn corrupt_or_foreign_cache_entries_are_rebuilt() {
     assert_eq!(entries.len(), 1, "{entries:?}");
     let entry = &entries[0];
     let good = std::fs::read(entry).expect("entry");
-    assert!(good.starts_with(b"RBACGATE-CWASM1\n"));
+    assert!(good.starts_with(b"RBACGATE-CWASM2\n"));
 
     let second = run();
     assert!(second.stderr.contains("Hit"), "{}", second.stderr);
@@ -383,7 +383,8 @@ fn requests() -> Vec<String> {
 #[test]
 fn module_and_native_core_agree_byte_for_byte() {
     common::warm_cache();
-    let policy = Policy::embedded(Limits::default(), Some(&common::shared_cache())).expect("load");
+    let policy =
+        Policy::embedded(Limits::default(), Some(&common::shared_module_cache())).expect("load");
     for request in requests() {
         let native = rbac_gate_core::handle_json(&request);
         let module = policy.evaluate(&request).expect("evaluate").json;

@@ -20,8 +20,31 @@ pub fn bin() -> &'static str {
 }
 
 /// A module cache shared by the tests of one build: the embedded module is compiled once.
+/// It lives outside the workspace, which the tests scan (a cache inside a scanned tree is
+/// refused), in a private directory per target directory.
 pub fn shared_cache() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join("rbac-gate-module-cache")
+    shared_state().join("module-cache")
+}
+
+/// The key that authenticates [`shared_cache`]'s entries (outside the cache, as required).
+pub fn shared_cache_key() -> PathBuf {
+    shared_state().join("cache.key")
+}
+
+fn shared_state() -> PathBuf {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    env!("CARGO_TARGET_TMPDIR").hash(&mut hasher);
+    std::env::temp_dir().join(format!("rbac-gate-tests-{:016x}", hasher.finish()))
+}
+
+/// [`shared_cache`] and its key, for tests that load the module in-process.
+pub fn shared_module_cache() -> rbac_gate::cache::ModuleCache {
+    rbac_gate::cache::ModuleCache {
+        dir: shared_cache(),
+        key_file: Some(shared_cache_key()),
+        scanned: Vec::new(),
+    }
 }
 
 #[derive(Debug)]
@@ -43,6 +66,7 @@ fn raw_command(args: &[&str]) -> Command {
     cmd.args(args)
         .current_dir(workspace())
         .env("RBAC_GATE_CACHE_DIR", shared_cache())
+        .env("RBAC_GATE_CACHE_KEY", shared_cache_key())
         .env("RBAC_GATE_TODAY", TODAY)
         .env("NO_COLOR", "1")
         .env_remove("RBAC_GATE_FUEL")
