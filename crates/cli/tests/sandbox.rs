@@ -12,22 +12,10 @@ const SAFE: &str = "tests/cli/fixtures/safe-role.yaml";
 /// A policy module in WAT implementing the ABI, with `rbac_evaluate`'s body and the version
 /// it claims supplied by the test.
 fn module(version: u32, evaluate_body: &str) -> String {
-    format!(
-        r#"(module
-  (memory (export "memory") 1)
-  (data (i32.const 4096) "{{\"schema\":\"rbac-gate/report/v1\"}}")
-  (func (export "rbac_abi_version") (result i32) (i32.const {version}))
-  (func (export "rbac_alloc") (param $len i32) (result i32)
-    (local $ptr i32)
-    (local.set $ptr (i32.mul (memory.size) (i32.const 65536)))
-    (if (i32.eq
-          (memory.grow (i32.add (i32.div_u (local.get $len) (i32.const 65536)) (i32.const 1)))
-          (i32.const -1))
-      (then (return (i32.const 0))))
-    (local.get $ptr))
-  (func (export "rbac_dealloc") (param i32 i32))
-  (func (export "rbac_evaluate") (param $ptr i32) (param $len i32) (result i64)
-    {evaluate_body}))"#
+    common::policy_module_wat(
+        version,
+        r#"(data (i32.const 4096) "{\"schema\":\"rbac-gate/report/v1\"}")"#,
+        evaluate_body,
     )
 }
 

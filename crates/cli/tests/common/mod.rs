@@ -47,6 +47,28 @@ pub fn shared_module_cache() -> rbac_gate::cache::ModuleCache {
     }
 }
 
+/// A policy module in WAT implementing the ABI: `items` (data segments, helper functions) are
+/// added to the module, `evaluate_body` is `rbac_evaluate`'s body (params `$ptr`, `$len`).
+pub fn policy_module_wat(abi_version: u32, items: &str, evaluate_body: &str) -> String {
+    format!(
+        r#"(module
+  (memory (export "memory") 1)
+  {items}
+  (func (export "rbac_abi_version") (result i32) (i32.const {abi_version}))
+  (func (export "rbac_alloc") (param $len i32) (result i32)
+    (local $ptr i32)
+    (local.set $ptr (i32.mul (memory.size) (i32.const 65536)))
+    (if (i32.eq
+          (memory.grow (i32.add (i32.div_u (local.get $len) (i32.const 65536)) (i32.const 1)))
+          (i32.const -1))
+      (then (return (i32.const 0))))
+    (local.get $ptr))
+  (func (export "rbac_dealloc") (param i32 i32))
+  (func (export "rbac_evaluate") (param $ptr i32) (param $len i32) (result i64)
+    {evaluate_body}))"#
+    )
+}
+
 #[derive(Debug)]
 pub struct Output {
     pub code: i32,
