@@ -136,3 +136,69 @@ test("the image is multi-stage: only the rbac-gate binary on a slim base", () =>
         assert.doesNotMatch(run.args, /apt|apk|curl|wget/, `the final stage installs nothing: ${run.args}`);
     }
 });
+
+/** ENV instructions of a stage: name -> value (`ENV A=1 B=2` and `ENV A 1` forms). */
+function envOf(instructions) {
+    const env = {};
+    for (const { args } of instructions.filter((i) => i.instruction === "ENV")) {
+        const pairs = [...args.matchAll(/(\w+)=("[^"]*"|\S+)/g)];
+        if (pairs.length) for (const [, k, v] of pairs) env[k] = v.replace(/^"|"$/g, "");
+        else { const [k, ...v] = args.split(/\s+/); env[k] = v.join(" "); }
+    }
+    return env;
+}
+
+/**
+ * What the final stage does to the module cache (issue 12, attack 5): entries run as machine
+ * code, so the image ships them compiled, root-owned and read-only, MAC'd with a root-only key
+ * outside the cache, and compiled from a directory that does not contain the cache.
+ */
+function cacheProblems(text) {
+    const instructions = dockerInstructions(text);
+    const froms = instructions.filter((i) => i.instruction === "FROM");
+    const finalStage = instructions.slice(instructions.lastIndexOf(froms.at(-1)));
+    const env = envOf(finalStage);
+    const cache = env.RBAC_GATE_CACHE_DIR;
+    const key = env.RBAC_GATE_CACHE_KEY;
+    const problems = [];
+    if (!cache?.startsWith("/")) return ["RBAC_GATE_CACHE_DIR is not an absolute ENV"];
+    if (!key?.startsWith("/")) return ["RBAC_GATE_CACHE_KEY is not an absolute ENV"];
+    if (key.startsWith(cache + "/")) problems.push("the key is inside the cache directory");
+    const runIndex = finalStage.findIndex((i) => i.instruction === "RUN" && /\brbac-gate version\b/.test(i.args));
+    if (runIndex < 0) return ["no `rbac-gate version` at build time"];
+    const workdir = finalStage.slice(0, runIndex).filter((i) => i.instruction === "WORKDIR").at(-1)?.args ?? "/";
+    if (cache === workdir || cache.startsWith(workdir.replace(/\/?$/, "/"))) {
+        problems.push(`the cache is compiled from ${workdir}, which contains it (the cache would be refused)`);
+    }
+    const commands = simpleCommands(runLine(finalStage[runIndex].args));
+    const expect = (what, re) => { if (!commands.some((c) => re.test(c))) problems.push(what); };
+    const esc = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+    const keyDir = key.replace(/\/[^/]+$/, "");
+    expect("the cache is not made root's", new RegExp(`^chown -R root(:root)? .*${esc(cache)}( |$)`));
+    expect("the entries are not made read-only (0444)", new RegExp(`^chmod 0?444 ${esc(cache)}/\\*`));
+    expect("the cache directory is not made read-only (0555)", new RegExp(`^chmod 0?555 ${esc(cache)}$`));
+    expect("the key is not made root-only (0400 or 0600)", new RegExp(`^chmod 0?[46]00 ${esc(key)}$`));
+    expect("the key's directory is not made root-only (0700)", new RegExp(`^chmod 0?700 ${esc(keyDir)}$`));
+    expect("the build does not check that the compiled entry is then used", /^grep -q .*Hit/);
+    const chmodIndex = commands.findIndex((c) => c.startsWith("chmod"));
+    if (commands.findIndex((c) => /^rbac-gate version$/.test(c)) > chmodIndex) problems.push("the module is compiled after the chmods");
+    return problems;
+}
+
+test("the image ships the compiled module read-only, root's, with a root-only key", () => {
+    assert.deepEqual(cacheProblems(fs.readFileSync(DOCKERFILE, "utf8")), []);
+});
+
+test("the cache check bites: a writable cache, a key in the cache, a build from / are problems", () => {
+    const good = fs.readFileSync(DOCKERFILE, "utf8");
+    const variants = {
+        "no chmod 0555": good.replace(/ *&& chmod 0555 \S+ *\\\n/, ""),
+        "key inside the cache": good.replace("RBAC_GATE_CACHE_KEY=/etc/rbac-gate/cache.key", "RBAC_GATE_CACHE_KEY=/var/cache/rbac-gate/cache.key"),
+        "compiled from /": good.replace(/^WORKDIR \/work\n/m, "").replace(/(CMD .*)$/m, "WORKDIR /work\n$1"),
+        "no Hit check": good.replace(/ *&& RBAC_GATE_TIMINGS=1 .*\n/, "\n"),
+    };
+    for (const [name, text] of Object.entries(variants)) {
+        assert.notEqual(text, good, `${name}: the variant changed nothing`);
+        assert.notDeepEqual(cacheProblems(text), [], name);
+    }
+});
