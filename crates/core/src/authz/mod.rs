@@ -144,6 +144,15 @@ pub fn name_matches(rule: &PolicyRule, name: Option<&str>) -> bool {
         || name.is_some_and(|n| rule.resource_names.iter().any(|r| r == n))
 }
 
+/// Whether `rule` names the non-resource URL `path`: exactly, or by a prefix that ends in `*`
+/// (`/apis/*` covers `/apis/v1` but not `/apis`; `*` covers every path), as
+/// `NonResourceURLMatches` does (Kubernetes `pkg/apis/rbac/v1/evaluation_helpers.go`).
+pub fn non_resource_url_matches(rule: &PolicyRule, path: &str) -> bool {
+    rule.non_resource_urls
+        .iter()
+        .any(|url| url == path || url.ends_with('*') && path.starts_with(url.trim_end_matches('*')))
+}
+
 /// Whether `rule`, granted in `scope`, authorizes `verb` on `group`/`resource` (named `name`,
 /// `None` for any/collection requests).
 pub fn rule_allows(
@@ -501,6 +510,129 @@ impl Authz {
     }
 }
 
+/// One request as the RBAC authorizer is asked it (Kubernetes `authorizer.Attributes`). The
+/// user's groups are exactly the ones the authenticator gave: the authorizer adds none, not
+/// even `system:authenticated`. Empty strings mean "none", as there: no `namespace` is a
+/// cluster-wide request, no `name` a request for a collection or a new object.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attributes {
+    pub user: String,
+    pub groups: Vec<String>,
+    pub verb: String,
+    /// `Some`: a non-resource request for this path (`/healthz`); the resource fields are unread.
+    pub path: Option<String>,
+    pub api_group: String,
+    pub resource: String,
+    pub subresource: String,
+    pub name: String,
+    pub namespace: String,
+}
+
+impl Attributes {
+    fn namespace(&self) -> Option<&str> {
+        Some(self.namespace.as_str()).filter(|ns| !ns.is_empty())
+    }
+}
+
+/// Whether `rule`, granted in `scope`, allows `request` (`RuleAllows`).
+pub fn rule_allows_request(scope: &Scope, rule: &PolicyRule, request: &Attributes) -> bool {
+    match &request.path {
+        // A non-resource request has no namespace: only a ClusterRoleBinding reaches it.
+        Some(path) => {
+            *scope == Scope::Cluster
+                && verb_matches(rule, &request.verb)
+                && non_resource_url_matches(rule, path)
+        }
+        None => {
+            let resource = if request.subresource.is_empty() {
+                request.resource.clone()
+            } else {
+                format!("{}/{}", request.resource, request.subresource)
+            };
+            let name = Some(request.name.as_str()).filter(|n| !n.is_empty());
+            rule_allows(
+                scope,
+                rule,
+                &request.verb,
+                &request.api_group,
+                &resource,
+                name,
+            )
+        }
+    }
+}
+
+/// Questions a host can ask of the authorizer about the inventory it was built from.
+impl Authz {
+    /// Whether the RBAC authorizer allows `request` (`RBACAuthorizer.Authorize`): a rule of a
+    /// role bound to the user or one of its groups, by a ClusterRoleBinding or by a RoleBinding
+    /// in the request's namespace, matches it.
+    pub fn authorize(&self, inv: &Inventory, request: &Attributes) -> bool {
+        self.grants_of_user(&request.user, &request.groups)
+            .into_iter()
+            .any(|gi| self.grant_allows(inv, gi, request))
+    }
+
+    /// The subjects of every binding that allows `request`, each once, in binding order
+    /// (`SubjectAccessEvaluator.AllowedSubjects`, which also always lists the group
+    /// `system:masters` and its configured super-user: no binding names those).
+    pub fn allowed_subjects(&self, inv: &Inventory, request: &Attributes) -> Vec<Identity> {
+        let mut seen = BTreeSet::new();
+        let mut subjects = Vec::new();
+        for (gi, grant) in self.grants.iter().enumerate() {
+            if grant.hypothetical() || !self.grant_allows(inv, gi, request) {
+                continue;
+            }
+            for s in &grant.subjects {
+                if seen.insert(s) {
+                    subjects.push(s.clone());
+                }
+            }
+        }
+        subjects
+    }
+
+    /// The rules that apply to `user` with `groups` in `namespace` (`""`: cluster-wide only), as
+    /// `RulesFor` (what `kubectl auth can-i --list` shows) lists them.
+    pub fn rules_for<'a>(
+        &self,
+        inv: &'a Inventory,
+        user: &str,
+        groups: &[String],
+        namespace: &str,
+    ) -> Vec<&'a PolicyRule> {
+        let namespace = Some(namespace).filter(|ns| !ns.is_empty());
+        self.grants_of_user(user, groups)
+            .into_iter()
+            .filter(|&gi| self.grants[gi].scope.covers(namespace))
+            .flat_map(|gi| inv.roles[self.grants[gi].role].rules.iter())
+            .collect()
+    }
+
+    /// Grants bound to the user name or to one of `groups`. Unlike [`Authz::grants_of`], no
+    /// implicit group is added: the request says which groups the user is in.
+    fn grants_of_user(&self, user: &str, groups: &[String]) -> Vec<usize> {
+        let mut out: Vec<usize> = std::iter::once(Identity::from_user(user))
+            .chain(groups.iter().map(|g| Identity::Group(g.clone())))
+            .filter_map(|id| self.by_identity.get(&id))
+            .flatten()
+            .copied()
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    fn grant_allows(&self, inv: &Inventory, gi: usize, request: &Attributes) -> bool {
+        let grant = &self.grants[gi];
+        grant.scope.covers(request.namespace())
+            && inv.roles[grant.role]
+                .rules
+                .iter()
+                .any(|rule| rule_allows_request(&grant.scope, rule, request))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -612,5 +744,60 @@ mod tests {
             Some("prod")
         ));
         assert!(!rule_allows(&ns, &r, "patch", "", "namespaces", None));
+    }
+
+    /// Kubernetes rbac_test.go TestRuleMatches, "star nonresource subpath" and "star verb,
+    /// exact nonresource" (tests/authz/rbac_test.json): the engine had no non-resource matching.
+    #[test]
+    fn non_resource_urls_match_exactly_or_by_a_star_prefix() {
+        let urls = |u: &[&str]| PolicyRule {
+            non_resource_urls: u.iter().map(|s| s.to_string()).collect(),
+            ..PolicyRule::default()
+        };
+        let subpath = urls(&["/foo/*"]);
+        assert!(non_resource_url_matches(&subpath, "/foo/bar/one"));
+        assert!(!non_resource_url_matches(&subpath, "/foo"));
+        assert!(!non_resource_url_matches(&subpath, "/notfoo/bar"));
+        let exact = urls(&["/foo", "/foo/bar/one"]);
+        assert!(non_resource_url_matches(&exact, "/foo/bar/one"));
+        assert!(!non_resource_url_matches(&exact, "/foo/bar"));
+        assert!(non_resource_url_matches(&urls(&["*"]), "/anything"));
+    }
+
+    /// Kubernetes rule_test.go TestAppliesTo, "binding to all authenticated and unauthenticated
+    /// subjects matches anonymous user": the request's own groups decide, not implicit ones.
+    #[test]
+    fn authorize_reads_the_groups_of_the_request() {
+        let inv = crate::model::build(&[crate::api::Source::new(
+            "b.yaml",
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: all}\n\
+             rules: [{apiGroups: ['*'], resources: ['*'], verbs: ['*']}]\n---\n\
+             apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\n\
+             metadata: {name: b, namespace: default}\n\
+             roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: all}\n\
+             subjects: [{kind: Group, name: 'system:unauthenticated'}]\n",
+        )]);
+        let az = Authz::build(&inv);
+        let mut request = Attributes {
+            user: "system:anonymous".into(),
+            verb: "get".into(),
+            resource: "pods".into(),
+            namespace: "default".into(),
+            ..Attributes::default()
+        };
+        assert!(!az.authorize(&inv, &request), "no group given, none added");
+        request.groups = vec!["system:unauthenticated".into()];
+        assert!(az.authorize(&inv, &request));
+        request.namespace = "other".into();
+        assert!(
+            !az.authorize(&inv, &request),
+            "a RoleBinding grants in its namespace only"
+        );
+        let cluster_wide = Attributes {
+            namespace: String::new(),
+            path: Some("/healthz".into()),
+            ..request
+        };
+        assert!(!az.authorize(&inv, &cluster_wide));
     }
 }
