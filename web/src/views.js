@@ -56,6 +56,15 @@ export function renderVerdict(node, report, { ms, files }) {
   const extras = [];
   if (below) extras.push(`${below} below threshold`);
   if (accepted) extras.push(`${accepted} accepted`);
+  // The policy that ran: a disabled rule, an override or an exception is never silent.
+  const config = report.config || {};
+  if (config.disabled && config.disabled.length) extras.push(`disabled: ${config.disabled.join(', ')}`);
+  if (config.severity_overrides && config.severity_overrides.length) {
+    extras.push(`overrides: ${config.severity_overrides.map((o) => `${o.rule} ${o.from}→${o.to}`).join(', ')}`);
+  }
+  if (config.exceptions && config.exceptions.length) {
+    extras.push(`${config.exceptions.length} exception${config.exceptions.length === 1 ? '' : 's'}`);
+  }
   extras.push(`${report.counts.objects} object${report.counts.objects === 1 ? '' : 's'} in ${files} file${files === 1 ? '' : 's'}`);
   if (typeof ms === 'number') extras.push(`${ms < 10 ? ms.toFixed(1) : Math.round(ms)} ms`);
   node.dataset.verdict = verdict === 'pass' ? 'pass' : 'fail';
@@ -154,7 +163,7 @@ function findingItem(f, report, { onGoto, onRule }) {
   more.append(el('summary', { text: f.steps && f.steps.length ? 'Fix and escalation path' : 'How to fix' }));
   if (f.accepted) {
     more.append(el('p', { class: 'accepted-note' },
-      el('strong', { text: `Accepted (${f.accepted.source}${f.accepted.expires ? `, expires ${f.accepted.expires}` : ''}): ` }),
+      el('strong', { text: `Accepted (was ${f.severity}; ${f.accepted.source === 'config' ? 'by config exception' : 'by annotation'}${f.accepted.expires ? `, expires ${f.accepted.expires}` : ''}): ` }),
       f.accepted.reason));
   }
   if (f.steps && f.steps.length) {

@@ -119,6 +119,12 @@ struct CheckArgs {
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 
+    /// Read the config from git revision REV (e.g. a merge request's target,
+    /// $CI_MERGE_REQUEST_DIFF_BASE_SHA) instead of from the tree: the tree's config is only
+    /// compared with it, and whatever it would loosen is reported (policy-changed).
+    #[arg(long, value_name = "REV")]
+    config_from_rev: Option<String>,
+
     /// GitLab Runner version the manifests are for, X.Y (overrides the config file).
     #[arg(long, value_name = "X.Y")]
     runner_version: Option<String>,
@@ -390,7 +396,16 @@ fn check(args: &CheckArgs, evaluator: &Evaluator, timings: bool) -> Result<i32, 
         .map(|(_, file)| report_target(file, &cwd))
         .collect::<Result<Vec<_>, _>>()?;
 
-    let (config, config_path) = read_config(args.config.as_deref(), &cwd)?;
+    let (config, config_path, proposed_config) = match &args.config_from_rev {
+        None => {
+            let (config, path) = read_config(args.config.as_deref(), &cwd)?;
+            (config, path, None)
+        }
+        Some(revision) => {
+            let read = crate::trusted_config::read(revision, args.config.as_deref(), &cwd)?;
+            (read.trusted, Some(read.proposed_path), read.proposed)
+        }
+    };
     let today = crate::date::today()?;
     let max_file_size = args.max_file_mb.saturating_mul(1024 * 1024);
     let collected = collect::collect(
@@ -423,6 +438,8 @@ fn check(args: &CheckArgs, evaluator: &Evaluator, timings: bool) -> Result<i32, 
 
     let options = Options {
         config,
+        config_revision: args.config_from_rev.clone(),
+        proposed_config,
         fail_on: args.fail_on,
         today: Some(today),
         runner_version: args.runner_version.clone(),
@@ -698,6 +715,7 @@ fn error_report(sources: &[Source], fail_on: Option<Severity>, message: String) 
             version: "unknown".to_string(),
             sha256: None,
         },
+        config: Default::default(),
         fail_on: fail_on.unwrap_or(Severity::High),
         verdict: "error".to_string(),
         findings: Vec::new(),

@@ -12,3 +12,4 @@ pub mod date;
 pub mod redact;
 pub mod render;
 pub mod sandbox;
+pub mod trusted_config;

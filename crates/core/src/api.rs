@@ -33,9 +33,19 @@ impl Source {
 /// What the host knows and the core must not look up itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Options {
-    /// The `.rbac-gate.yaml` file, if any.
+    /// The `.rbac-gate.yaml` file the gate runs with, if any. With `config_revision` set, the
+    /// trusted one: read from that revision, not from the tree under check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<Source>,
+    /// Where a trusted `config` was read from (e.g. the merge request's target revision).
+    /// When set, `proposed_config` is compared with `config` and every loosening is reported
+    /// (`policy-changed`); the proposed config itself never applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_revision: Option<String>,
+    /// The config in the tree under check, when `config_revision` is set (`None`: the tree has
+    /// none, or deletes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proposed_config: Option<Source>,
     /// `--fail-on`; overrides the config file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fail_on: Option<Severity>,

@@ -239,6 +239,7 @@ impl<'a> Ctx<'a> {
             steps: d.steps,
             fingerprint: fp,
             accepted: None,
+            overridden_from: None,
         });
     }
 }

@@ -32,8 +32,12 @@ pub fn run(sources: &[Source], options: &Options) -> Report {
         }
         let mut out = Vec::new();
         rule.check(&ctx, &mut out);
+        if meta.code == rules::policy_changed::PolicyChanged::META.code {
+            out.extend(proposed_config_findings(&ctx, options, &mut errors));
+        }
         if let Some(sev) = settings.severity_overrides.get(meta.code) {
-            for f in &mut out {
+            for f in out.iter_mut().filter(|f| f.severity != *sev) {
+                f.overridden_from = Some(f.severity);
                 f.severity = *sev;
             }
         }
@@ -71,7 +75,35 @@ pub fn run(sources: &[Source], options: &Options) -> Report {
     }
     findings.extend(extra);
     order(&mut findings);
-    assemble(&settings, inputs, findings, identities, errors)
+    let config = settings.applied(options.config_revision.as_deref());
+    assemble(&settings, config, inputs, findings, identities, errors)
+}
+
+/// `policy-changed`: with a trusted config (`config_revision`), what the tree's own config
+/// would loosen. Its errors are the run's errors: once merged it is the config every later
+/// run reads, so a broken one fails now, with its line.
+fn proposed_config_findings(
+    ctx: &Ctx,
+    options: &Options,
+    errors: &mut Vec<FileError>,
+) -> Vec<Finding> {
+    let Some(revision) = options.config_revision.as_deref() else {
+        return Vec::new();
+    };
+    let (proposed, proposed_errors) = settings::load_proposed(options.proposed_config.as_ref());
+    if !proposed_errors.is_empty() {
+        errors.extend(proposed_errors);
+        return Vec::new();
+    }
+    rules::policy_changed::findings(
+        ctx,
+        ctx.settings,
+        &rules::policy_changed::Proposed {
+            settings: &proposed,
+            path: options.proposed_config.as_ref().map(|c| c.path.as_str()),
+            revision,
+        },
+    )
 }
 
 /// What the report counts of its inputs, taken before the model is dropped.
@@ -95,6 +127,7 @@ impl InputCounts {
 
 fn assemble(
     settings: &Settings,
+    config: crate::report::AppliedConfig,
     inputs: InputCounts,
     findings: Vec<Finding>,
     identities: Vec<IdentityReport>,
@@ -123,6 +156,7 @@ fn assemble(
             version: crate::POLICY_VERSION.to_string(),
             sha256: None,
         },
+        config,
         fail_on: settings.fail_on,
         verdict: verdict.to_string(),
         counts: Counts {
@@ -294,14 +328,23 @@ fn accept<'f>(
                             extra.push(expired_finding(ctx, meta, display, why));
                         }
                     }
-                    _ => {
-                        f.accepted = Some(Box::new(Acceptance {
-                            reason: reason.to_string(),
-                            expires,
-                            source: "annotation".to_string(),
-                        }));
-                        continue;
-                    }
+                    _ => match justification_refused(&ctx.settings.justifications, f.severity, expires.as_deref(), today) {
+                        None => {
+                            f.accepted = Some(Box::new(Acceptance {
+                                reason: reason.to_string(),
+                                expires,
+                                source: "annotation".to_string(),
+                            }));
+                            continue;
+                        }
+                        // Said in the finding's help, so that its author learns why the
+                        // annotation did not count; a config exception may still accept it.
+                        Some(why) => {
+                            f.help.push_str(&format!(
+                                "\nThe justification on {display} does not accept this finding: {why}."
+                            ));
+                        }
+                    },
                 }
             }
         }
@@ -355,6 +398,44 @@ fn accept<'f>(
                 extra.push(t);
             }
         }
+    }
+}
+
+/// Why the config's `justifications` limits keep an annotation from accepting a finding of
+/// `severity`, if they do. The annotation is on an object of the merge request: how far it can
+/// accept is the config's decision (by default up to high, never a critical).
+fn justification_refused(
+    limits: &crate::report::JustificationPolicy,
+    severity: crate::report::Severity,
+    expires: Option<&str>,
+    today: Option<&str>,
+) -> Option<String> {
+    if !limits.allowed {
+        return Some(
+            "the config turns justification annotations off (`justifications.allowed: false`); a config exception can accept it".to_string(),
+        );
+    }
+    if severity > limits.max_severity {
+        return Some(format!(
+            "a {} finding can only be accepted by an exception in the config (`justifications.max-severity: {}`)",
+            severity.as_str(),
+            limits.max_severity.as_str()
+        ));
+    }
+    match expires {
+        None if limits.require_expiry => Some(format!(
+            "the config requires `{JUSTIFICATION_EXPIRES}` (`justifications.require-expiry: true`)"
+        )),
+        Some(x) => {
+            let ahead = today.and_then(|t| settings::days_between(t, x))?;
+            (ahead > i64::from(limits.max_days)).then(|| {
+                format!(
+                    "its expiry {x} is {ahead} days ahead, more than the config allows (`justifications.max-days: {}`)",
+                    limits.max_days
+                )
+            })
+        }
+        None => None,
     }
 }
 

@@ -102,6 +102,10 @@ pub struct Finding {
     /// Boxed: rarely set, and a report can hold 100,000 findings.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accepted: Option<Box<Acceptance>>,
+    /// The rule's own severity when the config's `severity:` changed it: every format shows
+    /// that an override, not the rule, decided how much this finding counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overridden_from: Option<Severity>,
 }
 
 impl Finding {
@@ -171,11 +175,164 @@ pub struct PolicyInfo {
     pub sha256: Option<String>,
 }
 
+/// How far an annotation (`rbac-gate.dev/justification`) may accept a finding. Set only in
+/// the config: a merge request can annotate its own objects, so what an annotation can accept
+/// is the config owner's decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct JustificationPolicy {
+    /// Whether annotations accept anything at all.
+    pub allowed: bool,
+    /// The most severe finding an annotation can accept; above it only a config exception can.
+    pub max_severity: Severity,
+    /// An annotation without `rbac-gate.dev/justification-expires` accepts nothing.
+    pub require_expiry: bool,
+    /// The furthest an annotation's expiry may lie ahead of today, in days.
+    pub max_days: u32,
+}
+
+impl Default for JustificationPolicy {
+    fn default() -> Self {
+        JustificationPolicy {
+            allowed: true,
+            max_severity: Severity::High,
+            require_expiry: false,
+            max_days: 365,
+        }
+    }
+}
+
+/// A config `severity:` entry that changed a rule's severity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeverityOverride {
+    pub rule: String,
+    pub from: Severity,
+    pub to: Severity,
+}
+
+/// A config `exceptions:` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExceptionInfo {
+    pub rule: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+}
+
+/// The policy the gate ran with: where its config came from and everything in it that departs
+/// from the defaults, so that no format hides a disabled rule, an override or an exception.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedConfig {
+    /// The config file; `None`: the built-in defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The trusted revision the config was read from (`--config-from-rev`), not the tree under
+    /// check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    pub fail_on: Severity,
+    /// Codes of the rules that did not run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disabled: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub severity_overrides: Vec<SeverityOverride>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exceptions: Vec<ExceptionInfo>,
+    pub justifications: JustificationPolicy,
+}
+
+impl Default for AppliedConfig {
+    fn default() -> Self {
+        AppliedConfig {
+            path: None,
+            revision: None,
+            fail_on: Severity::High,
+            disabled: Vec::new(),
+            severity_overrides: Vec::new(),
+            exceptions: Vec::new(),
+            justifications: JustificationPolicy::default(),
+        }
+    }
+}
+
+impl AppliedConfig {
+    /// One line per departure from the defaults, for the text summary and JUnit properties:
+    /// empty when the defaults ran.
+    pub fn describe(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        let source = match (&self.path, &self.revision) {
+            (Some(path), Some(rev)) if path.starts_with(rev.as_str()) => {
+                format!("config {path} (from the trusted revision, not the tree under check)")
+            }
+            (Some(path), Some(rev)) => format!("config {path} as of {rev}"),
+            (Some(path), None) => format!("config {path}"),
+            (None, Some(rev)) => format!("built-in defaults (no config at {rev})"),
+            (None, None) => "built-in defaults".to_string(),
+        };
+        lines.push(format!("{source}; fail-on {}", self.fail_on.as_str()));
+        if !self.disabled.is_empty() {
+            lines.push(format!("disabled rules: {}", self.disabled.join(", ")));
+        }
+        for o in &self.severity_overrides {
+            lines.push(format!(
+                "severity override: {} {} -> {}",
+                o.rule,
+                o.from.as_str(),
+                o.to.as_str()
+            ));
+        }
+        for e in &self.exceptions {
+            let mut scope = Vec::new();
+            if let Some(object) = &e.object {
+                scope.push(format!("object {object}"));
+            }
+            if let Some(identity) = &e.identity {
+                scope.push(format!("identity {identity}"));
+            }
+            if scope.is_empty() {
+                scope.push("every object".to_string());
+            }
+            let expires = e
+                .expires
+                .as_deref()
+                .map(|x| format!(", expires {x}"))
+                .unwrap_or_default();
+            lines.push(format!(
+                "exception: {} for {}{expires}: {}",
+                e.rule,
+                scope.join(", "),
+                e.reason
+            ));
+        }
+        let j = &self.justifications;
+        if *j != JustificationPolicy::default() {
+            lines.push(if j.allowed {
+                format!(
+                    "justification annotations: up to {}, expiry {}, at most {} days ahead",
+                    j.max_severity.as_str(),
+                    if j.require_expiry { "required" } else { "optional" },
+                    j.max_days
+                )
+            } else {
+                "justification annotations: not accepted".to_string()
+            });
+        }
+        lines
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     pub schema: String,
     /// The policy (core) that produced the report; hosts add the module digest.
     pub policy: PolicyInfo,
+    /// The config that policy ran with.
+    #[serde(default)]
+    pub config: AppliedConfig,
     pub fail_on: Severity,
     /// `pass`, `fail` or `error`; the exit code follows from it (0, 1, 2).
     pub verdict: String,

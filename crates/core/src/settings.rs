@@ -2,8 +2,10 @@
 //! version and features, and exceptions. Unknown keys are errors with a line number, so a typo
 //! never silently weakens the gate. The JSON Schema is `schema/rbac-gate.schema.json`.
 
-use crate::api::Options;
-use crate::report::{FileError, Severity};
+use crate::api::{Options, Source};
+use crate::report::{
+    AppliedConfig, ExceptionInfo, FileError, JustificationPolicy, Severity, SeverityOverride,
+};
 use crate::yaml::{self, Node};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -35,9 +37,20 @@ pub struct Settings {
     pub severity_overrides: BTreeMap<String, Severity>,
     pub disabled: BTreeSet<String>,
     pub exceptions: Vec<Exception>,
+    pub justifications: JustificationPolicy,
+    /// Namespaces named in `sensitive-namespaces`: jobs or a runner there are as critical as in
+    /// the built-in [`SENSITIVE_NAMESPACES`].
+    pub sensitive_namespaces: BTreeSet<String>,
+    /// `default-namespace`: the namespace of kubectl's context, where a namespaced object
+    /// without `metadata.namespace` lands when applied (`default` unless the config says).
+    pub default_namespace: String,
     pub today: Option<String>,
     /// Path of the config file, for messages.
     pub path: Option<String>,
+    /// Line of each setting in the config file, by a key naming it (`fail-on`,
+    /// `disable/RG101`, `severity/RG101`, `justifications/max-days`, `identities/runner`, ...):
+    /// a finding about a setting points at its line.
+    pub lines: BTreeMap<String, u32>,
 }
 
 impl Default for Settings {
@@ -51,10 +64,33 @@ impl Default for Settings {
             severity_overrides: BTreeMap::new(),
             disabled: BTreeSet::new(),
             exceptions: Vec::new(),
+            justifications: JustificationPolicy::default(),
+            sensitive_namespaces: BTreeSet::new(),
+            default_namespace: DEFAULT_NAMESPACE.to_string(),
             today: None,
             path: None,
+            lines: BTreeMap::new(),
         }
     }
+}
+
+/// Namespaces of the control plane: `kube-system` runs the controllers (their ServiceAccounts
+/// hold cluster-wide rights), `kube-public` is readable by everyone, `kube-node-lease` holds the
+/// nodes' heartbeats.
+pub const SENSITIVE_NAMESPACES: &[&str] = &["kube-system", "kube-public", "kube-node-lease"];
+
+/// Where kubectl puts a namespaced object that names no namespace, unless its context says
+/// otherwise.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+/// A namespace name as Kubernetes accepts it (an RFC 1123 label: lowercase letters, digits and
+/// `-`, at most 63, starting and ending with a letter or digit).
+pub fn valid_namespace(name: &str) -> bool {
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    (1..=63).contains(&name.len())
+        && name.chars().all(|c| alnum(c) || c == '-')
+        && name.starts_with(alnum)
+        && name.ends_with(alnum)
 }
 
 /// `18.0` or `v18.0.1` → (18, 0).
@@ -75,6 +111,28 @@ pub fn valid_date(s: &str) -> bool {
         && s[..4].parse::<u32>().is_ok()
         && s[5..7].parse::<u32>().is_ok_and(|m| (1..=12).contains(&m))
         && s[8..].parse::<u32>().is_ok_and(|d| (1..=31).contains(&d))
+}
+
+/// Days from `from` to `to` (both `YYYY-MM-DD`); `None` when either is not a date.
+pub fn days_between(from: &str, to: &str) -> Option<i64> {
+    Some(day_number(to)? - day_number(from)?)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+fn day_number(date: &str) -> Option<i64> {
+    if !valid_date(date) {
+        return None;
+    }
+    let year: i64 = date[..4].parse().ok()?;
+    let month: i64 = date[5..7].parse().ok()?;
+    let day: i64 = date[8..].parse().ok()?;
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
 }
 
 struct Loader<'a> {
@@ -151,28 +209,7 @@ pub fn load(options: &Options) -> (Settings, Vec<FileError>) {
     };
     let mut errors = Vec::new();
     if let Some(cfg) = &options.config {
-        settings.path = Some(cfg.path.clone());
-        let mut l = Loader {
-            path: &cfg.path,
-            errors: Vec::new(),
-        };
-        match yaml::parse_stream(&cfg.text) {
-            Err(e) => l.errors.push(FileError {
-                path: cfg.path.clone(),
-                line: Some(e.line),
-                column: Some(e.col),
-                message: format!("invalid config: {}", e.message),
-            }),
-            Ok(docs) => {
-                if docs.len() > 1 {
-                    l.err(&docs[1].root, "the config file must hold one document");
-                }
-                if let Some(doc) = docs.first() {
-                    apply(&mut l, &doc.root, &mut settings);
-                }
-            }
-        }
-        errors.extend(l.errors);
+        errors.extend(read_config(cfg, &mut settings));
     }
     if let Some(f) = options.fail_on {
         settings.fail_on = f;
@@ -191,6 +228,100 @@ pub fn load(options: &Options) -> (Settings, Vec<FileError>) {
     (settings, errors)
 }
 
+/// Reads one config file into `settings`; returns its errors.
+fn read_config(cfg: &Source, settings: &mut Settings) -> Vec<FileError> {
+    settings.path = Some(cfg.path.clone());
+    let mut l = Loader {
+        path: &cfg.path,
+        errors: Vec::new(),
+    };
+    match yaml::parse_stream(&cfg.text) {
+        Err(e) => l.errors.push(FileError {
+            path: cfg.path.clone(),
+            line: Some(e.line),
+            column: Some(e.col),
+            message: format!("invalid config: {}", e.message),
+        }),
+        Ok(docs) => {
+            if docs.len() > 1 {
+                l.err(&docs[1].root, "the config file must hold one document");
+            }
+            if let Some(doc) = docs.first() {
+                apply(&mut l, &doc.root, settings);
+            }
+        }
+    }
+    l.errors
+}
+
+/// The config a merge request proposes, read on its own (command-line overrides do not
+/// apply): what it would set once merged, to compare with the trusted one.
+pub fn load_proposed(config: Option<&Source>) -> (Settings, Vec<FileError>) {
+    let mut settings = Settings::default();
+    let errors = match config {
+        Some(cfg) => read_config(cfg, &mut settings),
+        None => Vec::new(),
+    };
+    (settings, errors)
+}
+
+impl Settings {
+    /// The rule's severity under this config.
+    pub fn effective_severity(&self, code: &str, default: Severity) -> Severity {
+        self.severity_overrides
+            .get(code)
+            .copied()
+            .unwrap_or(default)
+    }
+
+    /// What the report shows of the policy that ran.
+    pub fn applied(&self, revision: Option<&str>) -> AppliedConfig {
+        let severity_overrides = self
+            .severity_overrides
+            .iter()
+            .filter_map(|(code, to)| {
+                let from = crate::rules::find(code)?.meta().severity;
+                (from != *to).then(|| SeverityOverride {
+                    rule: code.clone(),
+                    from,
+                    to: *to,
+                })
+            })
+            .collect();
+        AppliedConfig {
+            path: self.path.clone(),
+            revision: revision.map(str::to_string),
+            fail_on: self.fail_on,
+            disabled: self.disabled.iter().cloned().collect(),
+            severity_overrides,
+            exceptions: self
+                .exceptions
+                .iter()
+                .map(|e| ExceptionInfo {
+                    rule: e.rule.clone(),
+                    object: e.object.clone(),
+                    identity: e.identity.clone(),
+                    reason: e.reason.clone(),
+                    expires: e.expires.clone(),
+                })
+                .collect(),
+            justifications: self.justifications,
+        }
+    }
+
+    /// Whether jobs or a runner in `namespace` are critical: a built-in sensitive namespace or
+    /// one the config lists.
+    pub fn is_sensitive_namespace(&self, namespace: &str) -> bool {
+        SENSITIVE_NAMESPACES.contains(&namespace) || self.sensitive_namespaces.contains(namespace)
+    }
+
+    /// Line of a setting in the config file (see [`Settings::lines`]); the file's first line
+    /// when it is not written there.
+    pub fn line_of(&self, key: &str) -> u32 {
+        self.lines.get(key).copied().unwrap_or(1)
+    }
+}
+
 const TOP_KEYS: &[&str] = &[
     "fail-on",
     "runner",
@@ -198,6 +329,9 @@ const TOP_KEYS: &[&str] = &[
     "severity",
     "disable",
     "exceptions",
+    "justifications",
+    "sensitive-namespaces",
+    "default-namespace",
 ];
 
 fn apply(l: &mut Loader, root: &Node, s: &mut Settings) {
@@ -205,6 +339,7 @@ fn apply(l: &mut Loader, root: &Node, s: &mut Settings) {
         return;
     }
     for (key, value) in root.string_entries() {
+        s.lines.insert(key.to_string(), value.pos.line);
         match key {
             "fail-on" => {
                 if let Some(sev) = l.severity(value, "`fail-on`") {
@@ -216,12 +351,18 @@ fn apply(l: &mut Loader, root: &Node, s: &mut Settings) {
                     continue;
                 }
                 if let Some(v) = value.get("version") {
+                    s.lines.insert("runner/version".to_string(), v.pos.line);
                     match v.as_str().and_then(parse_version) {
                         Some(ver) => s.runner_version = ver,
                         None => l.err(v, "`runner.version` must look like \"18.0\""),
                     }
                 }
                 if let Some(f) = value.get("features") {
+                    for item in f.as_seq().unwrap_or(&[]) {
+                        if let Some(name) = item.as_str() {
+                            s.lines.insert(format!("runner/features/{name}"), item.pos.line);
+                        }
+                    }
                     s.features.extend(l.strings(f, "`runner.features`"));
                 }
             }
@@ -230,9 +371,11 @@ fn apply(l: &mut Loader, root: &Node, s: &mut Settings) {
                     continue;
                 }
                 if let Some(r) = value.get("runner") {
+                    s.lines.insert("identities/runner".to_string(), r.pos.line);
                     s.runner_identities = l.strings(r, "`identities.runner`");
                 }
                 if let Some(j) = value.get("jobs") {
+                    s.lines.insert("identities/jobs".to_string(), j.pos.line);
                     s.job_identities = l.strings(j, "`identities.jobs`");
                 }
                 for (what, list) in [
@@ -257,8 +400,9 @@ fn apply(l: &mut Loader, root: &Node, s: &mut Settings) {
                     if let Some(sev) = l.severity(node, "a severity override") {
                         match crate::rules::find(code) {
                             Some(rule) => {
-                                s.severity_overrides
-                                    .insert(rule.meta().code.to_string(), sev);
+                                let code = rule.meta().code.to_string();
+                                s.lines.insert(format!("severity/{code}"), node.pos.line);
+                                s.severity_overrides.insert(code, sev);
                             }
                             None => l.err(node, format!("unknown rule `{code}` in `severity`")),
                         }
@@ -266,15 +410,44 @@ fn apply(l: &mut Loader, root: &Node, s: &mut Settings) {
                 }
             }
             "disable" => {
-                for code in l.strings(value, "`disable`") {
+                let items = value.as_seq().unwrap_or(&[]);
+                for (i, code) in l.strings(value, "`disable`").into_iter().enumerate() {
+                    let node = items.get(i).unwrap_or(value);
                     match crate::rules::find(&code) {
                         Some(rule) => {
-                            s.disabled.insert(rule.meta().code.to_string());
+                            let code = rule.meta().code.to_string();
+                            s.lines.insert(format!("disable/{code}"), node.pos.line);
+                            s.disabled.insert(code);
                         }
-                        None => l.err(value, format!("unknown rule `{code}` in `disable`")),
+                        None => l.err(node, format!("unknown rule `{code}` in `disable`")),
                     }
                 }
             }
+            "justifications" => justifications(l, value, s),
+            "sensitive-namespaces" => {
+                let items = value.as_seq().unwrap_or(&[]);
+                for (i, ns) in l
+                    .strings(value, "`sensitive-namespaces`")
+                    .into_iter()
+                    .enumerate()
+                {
+                    let node = items.get(i).unwrap_or(value);
+                    if valid_namespace(&ns) {
+                        s.lines
+                            .insert(format!("sensitive-namespaces/{ns}"), node.pos.line);
+                        s.sensitive_namespaces.insert(ns);
+                    } else {
+                        l.err(node, format!("`sensitive-namespaces`: `{ns}` is not a namespace name (lowercase letters, digits and `-`)"));
+                    }
+                }
+            }
+            "default-namespace" => match value.as_str() {
+                Some(ns) if valid_namespace(ns) => s.default_namespace = ns.to_string(),
+                _ => l.err(
+                    value,
+                    "`default-namespace` must be a namespace name (lowercase letters, digits and `-`), the namespace of the kubectl context the manifests are applied with",
+                ),
+            },
             "exceptions" => {
                 for e in value.as_seq().unwrap_or(&[]) {
                     if !l.keys(
@@ -323,6 +496,42 @@ fn apply(l: &mut Loader, root: &Node, s: &mut Settings) {
     }
 }
 
+/// `justifications: {allowed, max-severity, require-expiry, max-days}`.
+fn justifications(l: &mut Loader, value: &Node, s: &mut Settings) {
+    const KEYS: &[&str] = &["allowed", "max-severity", "require-expiry", "max-days"];
+    if !l.keys(value, KEYS, "`justifications`") {
+        return;
+    }
+    let j = &mut s.justifications;
+    for (key, node) in value.string_entries() {
+        s.lines
+            .insert(format!("justifications/{key}"), node.pos.line);
+        match key {
+            "allowed" | "require-expiry" => match node.as_bool() {
+                Some(b) if key == "allowed" => j.allowed = b,
+                Some(b) => j.require_expiry = b,
+                None => l.err(
+                    node,
+                    format!("`justifications.{key}` must be true or false"),
+                ),
+            },
+            "max-severity" => {
+                if let Some(sev) = l.severity(node, "`justifications.max-severity`") {
+                    j.max_severity = sev;
+                }
+            }
+            "max-days" => match node.as_str().and_then(|v| v.parse::<u32>().ok()) {
+                Some(days) => j.max_days = days,
+                None => l.err(
+                    node,
+                    "`justifications.max-days` must be a whole number of days",
+                ),
+            },
+            _ => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,5 +575,46 @@ mod tests {
         assert_eq!(parse_version("18"), Some((18, 0)));
         assert!(valid_date("2026-11-26"));
         assert!(!valid_date("2026-13-01"));
+        assert_eq!(days_between("1970-01-01", "1970-01-02"), Some(1));
+        assert_eq!(days_between("2026-12-06", "2027-12-06"), Some(365));
+        assert_eq!(
+            days_between("2028-02-28", "2028-03-01"),
+            Some(2),
+            "leap year"
+        );
+        assert_eq!(days_between("2026-12-06", "2026-01-01"), Some(-339));
+        assert_eq!(days_between("2026-12-06", "soon"), None);
+    }
+
+    #[test]
+    fn namespace_settings_are_read_and_checked() {
+        let (s, errors) =
+            load_text("sensitive-namespaces: [platform, ops]\ndefault-namespace: ci\n");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(s.is_sensitive_namespace("platform"));
+        assert!(s.is_sensitive_namespace("kube-system"), "built in");
+        assert!(!s.is_sensitive_namespace("ci"));
+        assert_eq!(s.default_namespace, "ci");
+        assert_eq!(s.line_of("sensitive-namespaces/ops"), 1);
+        assert_eq!(Settings::default().default_namespace, "default");
+        let (_, errors) = load_text("sensitive-namespaces: [Bad_Name]\ndefault-namespace: [ci]\n");
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert_eq!(errors[0].line, Some(1));
+        assert!(!valid_namespace("-ci") && !valid_namespace("") && valid_namespace("ci-1"));
+    }
+
+    #[test]
+    fn justification_limits_are_read() {
+        let (s, errors) = load_text(
+            "justifications:\n  allowed: true\n  max-severity: medium\n  require-expiry: true\n  max-days: 90\n",
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(s.justifications.max_severity, Severity::Medium);
+        assert!(s.justifications.require_expiry);
+        assert_eq!(s.justifications.max_days, 90);
+        assert_eq!(s.line_of("justifications/max-days"), 5);
+        let (_, errors) =
+            load_text("justifications:\n  allowed: maybe\n  max-days: -1\n  typo: 1\n");
+        assert_eq!(errors.len(), 3, "{errors:?}");
     }
 }

@@ -3,7 +3,7 @@
 mod text;
 
 use rbac_gate_core::render as machine;
-pub use rbac_gate_core::render::{acceptance_text, check_name};
+pub use rbac_gate_core::render::{acceptance_text, check_name, override_text};
 
 use rbac_gate_core::report::Report;
 use rbac_gate_core::rules::RuleDoc;

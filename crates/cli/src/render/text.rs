@@ -1,6 +1,6 @@
 //! rustc-style text report.
 
-use super::{acceptance_text, check_name, Context};
+use super::{acceptance_text, check_name, override_text, Context};
 use crate::redact::{redact_lines, RedactedLines};
 use rbac_gate_core::report::{FileError, Finding, Report, Severity};
 use std::collections::HashMap;
@@ -85,6 +85,13 @@ pub fn write(ctx: &Context<'_>, out: &mut dyn std::io::Write) -> std::io::Result
             kinds.join(", ")
         )?;
     }
+    // The policy that ran, whenever a config file was read: a disabled rule, an override or
+    // an exception is never silent.
+    if report.config.path.is_some() || report.config.revision.is_some() {
+        for line in report.config.describe() {
+            writeln!(out, "{}: {}", style.bold("policy"), clean(&line))?;
+        }
+    }
     writeln!(out, "{}", summary(report, &style))
 }
 
@@ -163,8 +170,14 @@ fn render_finding(out: &mut String, f: &Finding, snippets: &mut Snippets<'_>, st
             out,
             "{pad} {} {}",
             style.gutter("="),
-            indent_continuation(&clean(&acceptance_text(acceptance)), pad.len() + 3)
+            indent_continuation(
+                &clean(&acceptance_text(f.severity, acceptance)),
+                pad.len() + 3
+            )
         );
+    }
+    if let Some(changed) = override_text(f) {
+        note(out, "note", &changed);
     }
     out.push('\n');
 }
@@ -326,6 +339,7 @@ mod tests {
                 version: "0".into(),
                 sha256: None,
             },
+            config: Default::default(),
             fail_on: Severity::High,
             verdict: "fail".into(),
             findings: vec![Finding {
@@ -344,6 +358,7 @@ mod tests {
                 steps: vec![],
                 fingerprint: "f".into(),
                 accepted: None,
+                overridden_from: None,
             }],
             identities: vec![],
             errors: vec![],

@@ -1,6 +1,6 @@
 //! GitLab Code Quality report (a JSON array of issues).
 
-use super::{acceptance_text, check_name, pretty_to, Context, Lazy};
+use super::{acceptance_text, check_name, override_text, pretty_to, Context, Lazy};
 use crate::report::{fingerprint, FileError, Finding};
 use serde::Serialize;
 use std::borrow::Cow;
@@ -39,13 +39,24 @@ pub fn write(ctx: &Context<'_>, out: &mut dyn std::io::Write) -> std::io::Result
 }
 
 fn finding_issue(f: &Finding) -> Issue<'_> {
-    let (severity, description) = match &f.accepted {
-        // Accepted findings stay visible in the MR, as information carrying the reason.
-        Some(acceptance) => (
+    let (severity, description) = match (&f.accepted, override_text(f)) {
+        // Accepted findings stay visible in the MR, as information carrying the reason and the
+        // severity they would have counted at.
+        (Some(acceptance), changed) => (
             "info",
-            Cow::Owned(format!("{} ({})", f.message, acceptance_text(acceptance))),
+            Cow::Owned(format!(
+                "{} ({}{})",
+                f.message,
+                acceptance_text(f.severity, acceptance),
+                changed.map(|c| format!("; {c}")).unwrap_or_default()
+            )),
         ),
-        None => (f.severity.code_quality(), Cow::Borrowed(f.message.as_str())),
+        // A config override decided this finding's severity: the description says so.
+        (None, Some(changed)) => (
+            f.severity.code_quality(),
+            Cow::Owned(format!("{} ({changed})", f.message)),
+        ),
+        (None, None) => (f.severity.code_quality(), Cow::Borrowed(f.message.as_str())),
     };
     Issue {
         description,

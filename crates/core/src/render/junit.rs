@@ -2,8 +2,8 @@
 //! `<testcase>` per finding (with `<failure>` when it fails the gate, `<skipped>` when it is
 //! accepted), a passing test case for a clean file, and an `<error>` test case per file error.
 
-use super::{acceptance_text, check_name, Context};
-use crate::report::{FileError, Finding};
+use super::{acceptance_text, check_name, override_text, Context};
+use crate::report::{AppliedConfig, FileError, Finding};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -80,6 +80,7 @@ pub fn write(ctx: &Context<'_>, out: &mut dyn std::io::Write) -> std::io::Result
         total.tests, total.failures, total.errors, total.skipped
     )?;
     let mut case = String::new();
+    let properties = properties(&report.config);
     for ((path, suite), c) in suites.iter().zip(&counts) {
         writeln!(
             out,
@@ -90,6 +91,7 @@ pub fn write(ctx: &Context<'_>, out: &mut dyn std::io::Write) -> std::io::Result
             c.errors,
             c.skipped
         )?;
+        out.write_all(properties.as_bytes())?;
         for f in &suite.findings {
             case.clear();
             finding_case(&mut case, path, f, report.fail_on);
@@ -113,10 +115,77 @@ pub fn write(ctx: &Context<'_>, out: &mut dyn std::io::Write) -> std::io::Result
     }
     if suites.is_empty() {
         out.write_all(
-            b"  <testsuite name=\"rbac-gate\" tests=\"1\" failures=\"0\" errors=\"0\" skipped=\"0\">\n    <testcase classname=\"rbac-gate\" name=\"no input files\"/>\n  </testsuite>\n",
+            b"  <testsuite name=\"rbac-gate\" tests=\"1\" failures=\"0\" errors=\"0\" skipped=\"0\">\n",
+        )?;
+        out.write_all(properties.as_bytes())?;
+        out.write_all(
+            b"    <testcase classname=\"rbac-gate\" name=\"no input files\"/>\n  </testsuite>\n",
         )?;
     }
     out.write_all(b"</testsuites>\n")
+}
+
+/// The policy the run used, as `<properties>` of each suite: a disabled rule, an override or an
+/// exception is visible in the test report too.
+fn properties(config: &AppliedConfig) -> String {
+    let mut entries: Vec<(&str, String)> = vec![
+        (
+            "rbac-gate.config",
+            config
+                .path
+                .clone()
+                .unwrap_or_else(|| "built-in defaults".to_string()),
+        ),
+        ("rbac-gate.fail-on", config.fail_on.as_str().to_string()),
+    ];
+    if let Some(revision) = &config.revision {
+        entries.push(("rbac-gate.config-revision", revision.clone()));
+    }
+    if !config.disabled.is_empty() {
+        entries.push(("rbac-gate.disabled", config.disabled.join(",")));
+    }
+    for o in &config.severity_overrides {
+        entries.push((
+            "rbac-gate.severity-override",
+            format!("{}: {} -> {}", o.rule, o.from.as_str(), o.to.as_str()),
+        ));
+    }
+    for e in &config.exceptions {
+        let scope = [e.object.as_deref(), e.identity.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        entries.push((
+            "rbac-gate.exception",
+            format!("{} {}: {}", e.rule, scope, e.reason),
+        ));
+    }
+    let j = &config.justifications;
+    entries.push((
+        "rbac-gate.justifications",
+        if j.allowed {
+            format!(
+                "up to {}, expiry {}, max {} days",
+                j.max_severity.as_str(),
+                if j.require_expiry { "required" } else { "optional" },
+                j.max_days
+            )
+        } else {
+            "not accepted".to_string()
+        },
+    ));
+    let mut s = String::from("    <properties>\n");
+    for (name, value) in entries {
+        let _ = writeln!(
+            s,
+            "      <property name=\"{}\" value=\"{}\"/>",
+            attr(name),
+            attr(&value)
+        );
+    }
+    s.push_str("    </properties>\n");
+    s
 }
 
 fn finding_case(out: &mut String, path: &str, f: &Finding, fail_on: crate::report::Severity) {
@@ -143,7 +212,7 @@ fn finding_case(out: &mut String, path: &str, f: &Finding, fail_on: crate::repor
         let _ = write!(
             out,
             ">\n      <skipped message=\"{}\"/>\n      <system-out>{}</system-out>\n    </testcase>\n",
-            attr(&acceptance_text(acceptance)),
+            attr(&acceptance_text(f.severity, acceptance)),
             text(&details)
         );
     } else if f.fails(fail_on) {
@@ -202,7 +271,10 @@ fn details(f: &Finding) -> String {
         s.push_str(&format!("  = help: {}\n", f.help));
     }
     if let Some(acceptance) = &f.accepted {
-        s.push_str(&format!("  = {}\n", acceptance_text(acceptance)));
+        s.push_str(&format!("  = {}\n", acceptance_text(f.severity, acceptance)));
+    }
+    if let Some(changed) = override_text(f) {
+        s.push_str(&format!("  = {changed}\n"));
     }
     s
 }

@@ -8,7 +8,7 @@ mod codequality;
 mod junit;
 mod sarif;
 
-use crate::report::Report;
+use crate::report::{Report, Severity};
 use crate::rules::RuleDoc;
 use crate::Source;
 use std::str::FromStr;
@@ -118,13 +118,30 @@ pub fn check_name(code: &str, rule: &str) -> String {
     }
 }
 
-/// The acceptance of a finding, in words.
-pub fn acceptance_text(acceptance: &crate::report::Acceptance) -> String {
-    let mut s = format!("accepted ({}", acceptance.source);
+/// The acceptance of a finding, in words, with the severity it would have counted at:
+/// "accepted (was critical; config, expires 2027-01-31): reason".
+pub fn acceptance_text(severity: Severity, acceptance: &crate::report::Acceptance) -> String {
+    let source = match acceptance.source.as_str() {
+        "annotation" => "by annotation",
+        "config" => "by config exception",
+        other => other,
+    };
+    let mut s = format!("accepted (was {}; {source}", severity.as_str());
     if let Some(expires) = &acceptance.expires {
         s.push_str(&format!(", expires {expires}"));
     }
     s.push_str("): ");
     s.push_str(&acceptance.reason);
     s
+}
+
+/// How the config changed a finding's severity, in words, when it did.
+pub fn override_text(f: &crate::report::Finding) -> Option<String> {
+    let from = f.overridden_from?;
+    let how = if f.severity < from { "lowered" } else { "raised" };
+    Some(format!(
+        "severity {how} from {} to {} by the config",
+        from.as_str(),
+        f.severity.as_str()
+    ))
 }

@@ -118,9 +118,12 @@ pub fn write(ctx: &Context<'_>, out: &mut dyn std::io::Write) -> std::io::Result
     }
 
     let exit_code = report.exit_code();
+    // The policy the run used, so that a disabled rule, an override or an exception is
+    // visible wherever the SARIF log is read.
     let mut invocation = json!({
         "executionSuccessful": exit_code != 2,
         "exitCode": exit_code,
+        "properties": { "rbacGateConfig": report.config },
     });
     if !notifications.is_empty() {
         invocation["toolExecutionNotifications"] = Value::Array(notifications);
@@ -186,6 +189,9 @@ fn finding_result(f: &Finding, index: &BTreeMap<String, usize>) -> Value {
     );
     let mut properties = Map::new();
     properties.insert("severity".into(), json!(f.severity.as_str()));
+    if let Some(from) = f.overridden_from {
+        properties.insert("severityOverriddenFrom".into(), json!(from.as_str()));
+    }
     properties.insert("category".into(), json!(category(f.category)));
     if let Some(identity) = &f.identity {
         properties.insert("identity".into(), json!(identity));
@@ -199,6 +205,7 @@ fn finding_result(f: &Finding, index: &BTreeMap<String, usize>) -> Value {
         if let Some(expires) = &acceptance.expires {
             justification.push_str(&format!(" (expires {expires})"));
         }
+        justification.push_str(&format!(" [was {}]", f.severity.as_str()));
         let kind = if acceptance.source == "config" {
             "external"
         } else {

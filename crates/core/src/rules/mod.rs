@@ -13,6 +13,7 @@ pub mod expired_justification;
 pub mod hygiene;
 pub mod manager_token;
 pub mod missing_separator;
+pub mod policy_changed;
 pub mod privilege;
 pub mod runner_rules;
 
@@ -83,6 +84,7 @@ pub fn all() -> Vec<&'static dyn Rule> {
         &expired_justification::ExpiredJustification,
         &missing_separator::MissingSeparator,
         &manager_token::ManagerToken,
+        &policy_changed::PolicyChanged,
     ];
     rules.extend(privilege::all());
     rules.extend(runner_rules::all());
