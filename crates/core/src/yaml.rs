@@ -1,16 +1,21 @@
-//! A span-aware YAML tree.
+//! A span-aware YAML tree, decoded as kubectl decodes it.
 //!
 //! serde_yaml loses line numbers once a value is deserialised, and every finding must point at a
 //! line, so the core builds its own small tree from yaml-rust2's event stream. The builder is
 //! iterative (it pulls events one at a time instead of using yaml-rust2's recursive `load`, so
 //! 10,000-deep nesting cannot overflow the stack, not even the 1 MiB stack of the wasm policy
-//! module), bounds the depth, expands aliases against a node budget (alias bombs fail instead of
-//! exhausting memory), and reports duplicate mapping keys, which Kubernetes' strict decoding
-//! rejects. Every bound stops the parse of that file at once with an error at its line; the
-//! other files of a run are still checked.
+//! module), bounds the depth, and expands aliases against a node budget (alias bombs fail
+//! instead of exhausting memory). Every bound stops the parse of that file at once with an
+//! error at its line; the other files of a run are still checked.
+//!
+//! kubectl reads manifests with sigs.k8s.io/yaml, which decodes with its fork of goyaml.v2,
+//! non-strict, and the tree follows it where the two YAML dialects differ: a repeated key keeps
+//! its last value (and is listed in [`Document::duplicates`] for the gate to report), merge
+//! keys (`<<`) are resolved where they are written, plain scalars read as YAML 1.1 booleans
+//! ([`Node::as_bool`]), and anchors hold within one document.
 
-use std::collections::{BTreeMap, HashMap};
-use yaml_rust2::parser::{Event, Parser};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use yaml_rust2::parser::{Event, Parser, Tag};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 /// Deepest nesting accepted. Real manifests rarely pass 20.
@@ -68,10 +73,26 @@ pub struct YamlError {
 /// One document of a YAML stream.
 #[derive(Debug, Clone)]
 pub struct Document {
+    /// The document as kubectl decodes it: of a repeated key, the last value.
     pub root: Node,
-    /// Set when this document was split off the previous one at this line because a top-level
-    /// key repeated (a missing `---`).
-    pub joined_at: Option<u32>,
+    /// Keys this document sets more than once, in the order they were replaced.
+    pub duplicates: Vec<Duplicate>,
+}
+
+/// A key set twice in one mapping. goyaml.v2 decodes non-strict into a Go map, so the later
+/// value silently replaces the earlier (kubectl applies it without a word); a reader of the
+/// file, or a strict YAML tool, may take the first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Duplicate {
+    /// The field: `metadata.name`, `subjects[0].name`, `items`, `data["config.toml"]`.
+    pub path: String,
+    /// The key whose value is dropped.
+    pub dropped: Pos,
+    /// The key whose value applies: the repeated key, or the merge key `<<` written after it.
+    pub applied: Pos,
+    /// Whether a merge key written after the key replaced it (goyaml.v2 applies a merge where
+    /// it is written; YAML 1.2 tools keep the explicit key).
+    pub by_merge: bool,
 }
 
 impl Node {
@@ -131,11 +152,16 @@ impl Node {
         }
     }
 
+    /// A plain scalar read as a boolean the way goyaml.v2 resolves it (resolve.go's table,
+    /// YAML 1.1: `y`, `yes`, `on`, `n`, `no`, `off` besides `true`/`false`, each in lower,
+    /// capitalised and upper case). A quoted `"yes"` is a string.
     pub fn as_bool(&self) -> Option<bool> {
         match &self.value {
             Value::Str(s, Style::Plain) => match s.as_str() {
-                "true" | "True" | "TRUE" => Some(true),
-                "false" | "False" | "FALSE" => Some(false),
+                "true" | "True" | "TRUE" | "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On"
+                | "ON" => Some(true),
+                "false" | "False" | "FALSE" | "n" | "N" | "no" | "No" | "NO" | "off" | "Off"
+                | "OFF" => Some(false),
                 _ => None,
             },
             _ => None,
@@ -196,15 +222,152 @@ enum Frame {
         pos: Pos,
         anchor: usize,
         items: Vec<Node>,
+        /// Items finished so far, handed over or kept: the index of the one being built.
+        seen: usize,
     },
-    Map {
-        pos: Pos,
-        anchor: usize,
-        entries: Vec<(Node, Node)>,
-        pending_key: Option<Node>,
-        /// String keys and their lines, once the mapping has [`INDEX_KEYS_FROM`] entries.
-        index: Option<BTreeMap<String, u32>>,
-    },
+    Map(MapFrame),
+}
+
+struct MapFrame {
+    pos: Pos,
+    anchor: usize,
+    entries: Vec<(Node, Node)>,
+    pending_key: Option<Node>,
+    /// Whether the pending key is a merge key (`<<`).
+    pending_merge: bool,
+    /// Entry index of each string key, once the mapping has [`INDEX_KEYS_FROM`] entries.
+    index: Option<BTreeMap<String, usize>>,
+    /// Keys whose value came from a merge key. An explicit key written after the merge
+    /// replaces such a value: that is how merges are meant to be used, not a duplicate.
+    merged: BTreeSet<String>,
+    /// Position of the first key written, and the last line of any value: entries can be
+    /// replaced in place and merged entries keep the positions of their anchor.
+    first_key: Option<Pos>,
+    end_line: u32,
+}
+
+/// A key set more than once in a mapping, for the caller to report: keys replaced this way
+/// no longer appear in the tree.
+struct Replaced {
+    key: String,
+    dropped: Pos,
+    applied: Pos,
+    by_merge: bool,
+}
+
+impl MapFrame {
+    fn new(pos: Pos, anchor: usize) -> MapFrame {
+        MapFrame {
+            pos,
+            anchor,
+            entries: Vec::new(),
+            pending_key: None,
+            pending_merge: false,
+            index: None,
+            merged: BTreeSet::new(),
+            first_key: None,
+            end_line: pos.line,
+        }
+    }
+
+    fn find(&self, key: &str) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.get(key).copied(),
+            None => self
+                .entries
+                .iter()
+                .position(|(existing, _)| existing.as_str() == Some(key)),
+        }
+    }
+
+    /// Sets `key` to `value`, the last value winning as in goyaml.v2's non-strict decoding
+    /// (`d.setMapIndex`, a plain Go map assignment). Returns the position of the key it
+    /// replaced. Keys that are not strings (rare in manifests) are not compared.
+    fn set(&mut self, key: Node, value: Node) -> Option<Pos> {
+        match key.as_str().map(|name| self.find(name)) {
+            Some(Some(i)) => {
+                let dropped = self.entries[i].0.pos;
+                self.entries[i] = (key, value);
+                Some(dropped)
+            }
+            found => {
+                if let (Some(None), Some(index), Some(name)) =
+                    (found, self.index.as_mut(), key.as_str())
+                {
+                    index.insert(name.to_string(), self.entries.len());
+                }
+                self.entries.push((key, value));
+                if self.index.is_none() && self.entries.len() >= INDEX_KEYS_FROM {
+                    self.index = Some(
+                        self.entries
+                            .iter()
+                            .enumerate()
+                            .filter_map(|(i, (k, _))| k.as_str().map(|s| (s.to_string(), i)))
+                            .collect(),
+                    );
+                }
+                None
+            }
+        }
+    }
+
+    /// An explicit `key: value`.
+    fn set_explicit(&mut self, key: Node, value: Node) -> Option<Replaced> {
+        let was_merged =
+            !self.merged.is_empty() && key.as_str().is_some_and(|k| self.merged.remove(k));
+        let applied = key.pos;
+        let name = key.as_str().map(str::to_string);
+        let dropped = self.set(key, value)?;
+        // A merged value overridden by a key written after the merge is the merge idiom.
+        (!was_merged).then(|| Replaced {
+            key: name.unwrap_or_default(),
+            dropped,
+            applied,
+            by_merge: false,
+        })
+    }
+
+    /// A merge key (`<<`) and its value, as goyaml.v2 decodes it (decode.go, `merge` and
+    /// `mapping`, gopkg.in/yaml.v2 2.4.0, which sigs.k8s.io/yaml forks as goyaml.v2): the
+    /// merge is applied where it is written, so it replaces keys written before it and keys
+    /// written after it replace what it merged; of a sequence of mappings, the earlier
+    /// mappings win ("Step backwards as earlier nodes take precedence"). Anything but a
+    /// mapping or a sequence of mappings is an error there ("map merge requires map or
+    /// sequence of maps as the value"), and so here.
+    fn merge(&mut self, at: Pos, value: Node) -> Result<Vec<Replaced>, ()> {
+        let sources = match value.value {
+            Value::Map(_) => vec![value],
+            Value::Seq(items) if items.iter().all(|i| matches!(i.value, Value::Map(_))) => items,
+            _ => return Err(()),
+        };
+        let from_sequence = sources.len() > 1;
+        let mut set_by_this_merge = BTreeSet::new();
+        let mut replaced = Vec::new();
+        for source in sources {
+            let Value::Map(entries) = source.value else {
+                continue;
+            };
+            for (key, value) in entries {
+                let Some(name) = key.as_str().map(str::to_string) else {
+                    self.entries.push((key, value));
+                    continue;
+                };
+                if from_sequence && !set_by_this_merge.insert(name.clone()) {
+                    continue;
+                }
+                if let Some(dropped) = self.set(key, value) {
+                    replaced.push(Replaced {
+                        key: name.clone(),
+                        dropped,
+                        applied: at,
+                        by_merge: true,
+                    });
+                }
+                self.merged.insert(name);
+            }
+        }
+        Ok(replaced)
+    }
 }
 
 /// What [`parse_stream_each`] hands over, in input order.
@@ -213,6 +376,10 @@ pub enum Streamed {
     /// One item of a document's top-level `items:` sequence (a `kind: List` dump), handed over
     /// as soon as it is complete so that the whole list never has to be in memory at once. The
     /// document keeps an empty `items` sequence in its place.
+    ///
+    /// A later `items` key (or a merge key holding one) replaces the sequence, as kubectl
+    /// reads it: the document then lists a [`Duplicate`] at path `items`, and the items
+    /// handed over are not what kubectl applies.
     Item(Node),
     /// A finished document, and how many of its `items` were handed over before it.
     Document(Document, usize),
@@ -231,11 +398,12 @@ struct Builder<'s> {
     /// Anchored nodes of the current document, by yaml-rust2's anchor id (unique per stream; a
     /// redefined anchor name gets a new id).
     anchors: HashMap<usize, Node>,
+    /// Keys set twice in the current document.
+    duplicates: Vec<Duplicate>,
     nodes: usize,
     alias_nodes: usize,
     last_line: u32,
     error: Option<YamlError>,
-    pending_join: Option<u32>,
 }
 
 fn pos_of(mark: Marker) -> Pos {
@@ -265,31 +433,72 @@ fn node_count(node: &Node) -> usize {
     count
 }
 
+/// Appends a key to a field path: `.name`, or `["app.kubernetes.io/name"]` when the key
+/// would be ambiguous written bare.
+fn push_key(path: &mut String, key: &str) {
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/'));
+    if bare {
+        if !path.is_empty() {
+            path.push('.');
+        }
+        path.push_str(key);
+    } else {
+        path.push_str(&format!("[{key:?}]"));
+    }
+}
+
+/// Whether a key scalar is a merge key: a plain `<<` or one tagged `!!merge` (goyaml.v2's
+/// `isMerge`: the value `<<`, implicit or with the merge tag; a quoted `"<<"` is a string).
+fn is_merge_key(text: &str, style: TScalarStyle, tag: Option<&Tag>) -> bool {
+    text == "<<"
+        && match tag {
+            None => style == TScalarStyle::Plain,
+            Some(tag) => tag.handle == "tag:yaml.org,2002:" && tag.suffix == "merge",
+        }
+}
+
 impl Builder<'_> {
-    fn emit(&mut self, doc: Document) {
-        (self.each)(Streamed::Document(doc, self.streamed));
+    fn emit(&mut self, root: Node) {
+        let duplicates = std::mem::take(&mut self.duplicates);
+        (self.each)(Streamed::Document(
+            Document { root, duplicates },
+            self.streamed,
+        ));
         self.streamed = 0;
     }
 
     /// Whether a node finished now is an item of the document's top-level `items:` sequence,
-    /// and items are being streamed. An anchored sequence is kept whole (an alias may copy it).
-    /// A second `items:` key (which splits the document, see `split_root`) is not streamed: its
-    /// items belong to the document the split starts.
+    /// and items are being streamed. An anchored sequence is kept whole (an alias may copy it),
+    /// and so is a second `items:` (kubectl applies it; the first one's items went out).
     fn streams_item(&self) -> bool {
-        let [Frame::Map {
-            pending_key: Some(key),
-            entries,
-            index,
-            ..
-        }, Frame::Seq { anchor: 0, .. }] = self.stack.as_slice()
+        let [Frame::Map(
+            map @ MapFrame {
+                pending_key: Some(key),
+                ..
+            },
+        ), Frame::Seq { anchor: 0, .. }] = self.stack.as_slice()
         else {
             return false;
         };
-        let repeated = match index {
-            Some(index) => index.contains_key("items"),
-            None => entries.iter().any(|(k, _)| k.as_str() == Some("items")),
-        };
-        self.stream_items && key.as_str() == Some("items") && !repeated
+        self.stream_items && key.as_str() == Some("items") && map.find("items").is_none()
+    }
+
+    /// The path of the field a mapping on top of the stack is building: `subjects[0]`.
+    fn path_here(&self) -> String {
+        let mut path = String::new();
+        for frame in &self.stack[..self.stack.len().saturating_sub(1)] {
+            match frame {
+                Frame::Map(map) => match map.pending_key.as_ref().and_then(Node::as_str) {
+                    Some(key) => push_key(&mut path, key),
+                    None => path.push_str("[?]"),
+                },
+                Frame::Seq { seen, .. } => path.push_str(&format!("[{seen}]")),
+            }
+        }
+        path
     }
 
     fn fail(&mut self, pos: Pos, message: String) {
@@ -327,96 +536,61 @@ impl Builder<'_> {
             }
             self.anchors.insert(anchor, node.clone());
         }
-        let at_root = self.stack.len() == 1;
         if self.streams_item() {
             self.streamed += 1;
             self.streamed_end = node.end_line;
+            if let Some(Frame::Seq { seen, .. }) = self.stack.last_mut() {
+                *seen += 1;
+            }
             (self.each)(Streamed::Item(node));
             return;
         }
-        match self.stack.last_mut() {
+        let replaced = match self.stack.last_mut() {
             // An empty document (a trailing `---`) holds nothing to check.
-            None if node.is_null() => {}
-            None => {
-                let joined_at = self.pending_join.take();
-                self.emit(Document {
-                    root: node,
-                    joined_at,
-                });
+            None if node.is_null() => return,
+            None => return self.emit(node),
+            Some(Frame::Seq { items, seen, .. }) => {
+                items.push(node);
+                *seen += 1;
+                return;
             }
-            Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map {
-                entries,
-                pending_key,
-                index,
-                ..
-            }) => match pending_key.take() {
-                None => *pending_key = Some(node),
+            Some(Frame::Map(map)) => match map.pending_key.take() {
+                None => {
+                    map.first_key.get_or_insert(node.pos);
+                    map.pending_key = Some(node);
+                    return;
+                }
                 Some(key) => {
-                    let duplicate = key.as_str().and_then(|k| {
-                        let first = match index {
-                            Some(index) => index.get(k).copied(),
-                            None => entries
-                                .iter()
-                                .find(|(existing, _)| existing.as_str() == Some(k))
-                                .map(|(existing, _)| existing.pos.line),
-                        };
-                        first.map(|line| (k.to_string(), line))
-                    });
-                    match duplicate {
-                        None => {
-                            if let (Some(index), Some(k)) = (index.as_mut(), key.as_str()) {
-                                index.insert(k.to_string(), key.pos.line);
-                            }
-                            entries.push((key, node));
-                            if index.is_none() && entries.len() >= INDEX_KEYS_FROM {
-                                *index = Some(
-                                    entries
-                                        .iter()
-                                        .filter_map(|(k, _)| {
-                                            k.as_str().map(|s| (s.to_string(), k.pos.line))
-                                        })
-                                        .collect(),
-                                );
+                    map.end_line = map.end_line.max(node.end_line);
+                    if std::mem::take(&mut map.pending_merge) {
+                        match map.merge(key.pos, node) {
+                            Ok(replaced) => replaced,
+                            Err(()) => {
+                                return self.fail(
+                                    key.pos,
+                                    "a merge key `<<` needs a mapping or a list of mappings as its value; kubectl rejects this document (map merge requires map or sequence of maps)".to_string(),
+                                )
                             }
                         }
-                        // A repeated key at the top of a document is a missing `---`: two objects
-                        // were written as one. Split them so both are checked.
-                        Some(_) if at_root => self.split_root(key, node),
-                        Some((k, first)) => {
-                            let at = key.pos;
-                            self.fail(
-                                at,
-                                format!("duplicate key `{k}` (first at line {first}); Kubernetes rejects duplicate fields"),
-                            );
-                        }
+                    } else {
+                        map.set_explicit(key, node).into_iter().collect()
                     }
                 }
             },
+        };
+        if !replaced.is_empty() {
+            let here = self.path_here();
+            for r in replaced {
+                let mut path = here.clone();
+                push_key(&mut path, &r.key);
+                self.duplicates.push(Duplicate {
+                    path,
+                    dropped: r.dropped,
+                    applied: r.applied,
+                    by_merge: r.by_merge,
+                });
+            }
         }
-    }
-
-    fn split_root(&mut self, key: Node, value: Node) {
-        if let Some(Frame::Map { pos, entries, .. }) = self.stack.pop() {
-            let end_line = entries.last().map_or(pos.line, |(_, v)| v.end_line);
-            let joined_at = self.pending_join.take();
-            self.emit(Document {
-                root: Node {
-                    pos,
-                    end_line,
-                    value: Value::Map(entries),
-                },
-                joined_at,
-            });
-        }
-        self.pending_join = Some(key.pos.line);
-        self.stack.push(Frame::Map {
-            pos: key.pos,
-            anchor: 0,
-            entries: vec![(key, value)],
-            pending_key: None,
-            index: None,
-        });
     }
 }
 
@@ -434,6 +608,14 @@ impl Builder<'_> {
         }
         match ev {
             Event::Scalar(text, style, anchor, tag) => {
+                if let Some(Frame::Map(
+                    map @ MapFrame {
+                        pending_key: None, ..
+                    },
+                )) = self.stack.last_mut()
+                {
+                    map.pending_merge = is_merge_key(&text, style, tag.as_ref());
+                }
                 let is_null = style == TScalarStyle::Plain
                     && matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL")
                     && tag.is_none();
@@ -478,6 +660,7 @@ impl Builder<'_> {
                     pos,
                     anchor,
                     items: Vec::new(),
+                    seen: 0,
                 });
             }
             Event::MappingStart(anchor, _) => {
@@ -485,13 +668,7 @@ impl Builder<'_> {
                     self.fail(pos, format!("nesting deeper than {MAX_DEPTH} levels"));
                     return;
                 }
-                self.stack.push(Frame::Map {
-                    pos,
-                    anchor,
-                    entries: Vec::new(),
-                    pending_key: None,
-                    index: None,
-                });
+                self.stack.push(Frame::Map(MapFrame::new(pos, anchor)));
             }
             Event::SequenceEnd => {
                 let streamed_items = self.streams_item().then_some(self.streamed_end);
@@ -499,6 +676,7 @@ impl Builder<'_> {
                     pos,
                     anchor,
                     mut items,
+                    ..
                 }) = self.stack.pop()
                 {
                     // Growth by doubling leaves up to half of each vector unused; a collected
@@ -521,20 +699,19 @@ impl Builder<'_> {
                 }
             }
             Event::MappingEnd => {
-                if let Some(Frame::Map {
+                if let Some(Frame::Map(MapFrame {
                     pos,
                     anchor,
                     mut entries,
+                    first_key,
+                    end_line,
                     ..
-                }) = self.stack.pop()
+                })) = self.stack.pop()
                 {
                     entries.shrink_to_fit();
-                    let end_line = entries.last().map_or(pos.line, |(_, v)| v.end_line);
                     // yaml-rust2 marks a block mapping's start at its first `:`; the mapping
                     // really starts at its first key.
-                    let pos = entries
-                        .first()
-                        .map(|(k, _)| k.pos)
+                    let pos = first_key
                         .filter(|k| (k.line, k.col) < (pos.line, pos.col))
                         .unwrap_or(pos);
                     self.finish(
@@ -635,9 +812,9 @@ fn parse_with(
         anchors: HashMap::new(),
         nodes: 0,
         alias_nodes: 0,
+        duplicates: Vec::new(),
         last_line: 0,
         error: None,
-        pending_join: None,
     };
     // Events are pulled one at a time: yaml-rust2's `Parser::load` recurses once per nesting
     // level, which overflows a small stack long before the depth check could stop it.
@@ -786,38 +963,45 @@ mod tests {
 
     #[test]
     fn streaming_reports_the_same_errors_after_items_were_handed_over() {
-        // The duplicate key is in the last item, after two items went out.
-        let text = "kind: List\nitems:\n- a: 1\n- b: 2\n- c: 3\n  c: 4\n";
-        let collected = parse_stream(text).expect_err("duplicate key");
+        // The bad merge key is in the last item, after two items went out.
+        let text = "kind: List\nitems:\n- a: 1\n- b: 2\n- c: 3\n  <<: 4\n";
+        let collected = parse_stream(text).expect_err("bad merge");
         let mut items = 0;
         let streamed_err = parse_stream_each(text, &mut |s| {
             if matches!(s, Streamed::Item(_)) {
                 items += 1;
             }
         })
-        .expect_err("duplicate key");
+        .expect_err("bad merge");
         assert_eq!(streamed_err, collected);
-        assert_eq!(items, 2);
+        assert_eq!((collected.line, items), (6, 2));
     }
 
     #[test]
-    fn a_repeated_items_key_is_not_streamed() {
-        // Found by fuzzing: the second `items` splits the document (a missing `---`), so its
-        // items belong to the second document, which is not a List.
+    fn a_repeated_items_key_replaces_the_streamed_items_and_says_so() {
+        // Found by fuzzing (then as a split document). kubectl keeps the second `items`; the
+        // first one's items went out already, and the document says they were replaced, so
+        // that the caller reads the file again whole.
         let text = "kind: List\nitems: [a]\nitems: [b]\n";
         let collected = parse_stream(text).expect("parses");
-        assert_eq!(collected.len(), 2);
+        assert_eq!(collected.len(), 1);
+        let items = collected[0].root.get("items").and_then(Node::as_seq);
+        assert_eq!(items.map(|i| i.len()), Some(1));
+        assert_eq!(items.and_then(|i| i[0].as_str()), Some("b"));
         let got = streamed(text).expect("parses");
         assert!(
             matches!(&got[0], Streamed::Item(n) if n.as_str() == Some("a")),
             "{got:?}"
         );
-        assert!(matches!(&got[1], Streamed::Document(_, 1)), "{got:?}");
-        match &got[2] {
-            Streamed::Document(doc, 0) => assert_eq!(doc.root, collected[1].root),
+        match &got[1] {
+            Streamed::Document(doc, 1) => {
+                assert_eq!(doc.root, collected[0].root);
+                assert_eq!(doc.duplicates, collected[0].duplicates);
+                assert_eq!(doc.duplicates[0].path, "items");
+            }
             other => panic!("{other:?}"),
         }
-        assert_eq!(got.len(), 3);
+        assert_eq!(got.len(), 2);
     }
 
     #[test]
@@ -835,7 +1019,7 @@ mod tests {
         assert_eq!(docs.len(), collected.len());
         for (a, b) in docs.iter().zip(&collected) {
             assert_eq!(a.root, b.root);
-            assert_eq!(a.joined_at, b.joined_at);
+            assert_eq!(a.duplicates, b.duplicates);
         }
     }
 
@@ -867,25 +1051,174 @@ mod tests {
         assert_eq!(docs[1].root.pos.line, 3);
     }
 
-    #[test]
-    fn nested_duplicate_key_is_an_error_with_line() {
-        let err = parse_stream("metadata:\n  name: a\n  name: b\n").expect_err("dup");
-        assert_eq!(err.line, 3);
-        assert!(err.message.contains("duplicate key `name`"));
+    fn one(text: &str) -> Document {
+        let mut docs = parse_stream(text).expect("parses");
+        assert_eq!(docs.len(), 1, "{docs:?}");
+        docs.remove(0)
+    }
+
+    fn str_at<'a>(root: &'a Node, path: &[&str]) -> Option<&'a str> {
+        root.path(path).and_then(Node::as_str)
     }
 
     #[test]
-    fn repeated_top_level_key_splits_a_missing_separator() {
-        let docs = parse_stream(
-            "kind: ServiceAccount\nmetadata: {name: a}\nkind: ClusterRole\nmetadata: {name: b}\n",
-        )
-        .expect("split");
-        assert_eq!(docs.len(), 2);
-        assert_eq!(docs[1].joined_at, Some(3));
+    fn a_duplicate_key_keeps_its_last_value_and_is_listed() {
+        let doc = one("metadata:\n  name: a\n  namespace: ci\n  name: b\n");
+        assert_eq!(str_at(&doc.root, &["metadata", "name"]), Some("b"));
         assert_eq!(
-            docs[1].root.get("kind").and_then(Node::as_str),
-            Some("ClusterRole")
+            doc.root
+                .path(&["metadata"])
+                .and_then(Node::as_map)
+                .map(<[_]>::len),
+            Some(2)
         );
+        // The key node is the applied one, for findings that point at the field.
+        let key = doc.root.get("metadata").and_then(|m| m.key_node("name"));
+        assert_eq!(key.map(|k| k.pos.line), Some(4));
+        assert_eq!(
+            doc.duplicates,
+            [Duplicate {
+                path: "metadata.name".into(),
+                dropped: Pos { line: 2, col: 3 },
+                applied: Pos { line: 4, col: 3 },
+                by_merge: false,
+            }]
+        );
+    }
+
+    #[test]
+    fn duplicate_paths_name_list_items_and_dotted_keys() {
+        let doc = one("subjects:\n- {kind: User, name: a}\n- {kind: User, name: b, name: c}\nlabels: {app.kubernetes.io/name: x, app.kubernetes.io/name: y}\n");
+        let paths: Vec<&str> = doc.duplicates.iter().map(|d| d.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["subjects[1].name", "labels[\"app.kubernetes.io/name\"]"]
+        );
+        // In a streamed List too, where the items are handed over instead of kept.
+        let text = "kind: List\nitems:\n- a: 1\n- a: 2\n  a: 3\n";
+        let got = streamed(text).expect("parses");
+        let Some(Streamed::Document(doc, 2)) = got.last() else {
+            panic!("{got:?}");
+        };
+        assert_eq!(doc.duplicates[0].path, "items[1].a");
+        assert_eq!(doc.duplicates, one(text).duplicates);
+    }
+
+    #[test]
+    fn a_repeated_top_level_key_is_one_object_as_kubectl_applies_it() {
+        // No longer split into two objects: kubectl applies one, the last values of each key.
+        let doc = one(
+            "kind: ServiceAccount\nmetadata: {name: a}\nkind: ClusterRole\nmetadata: {name: b}\n",
+        );
+        assert_eq!(str_at(&doc.root, &["kind"]), Some("ClusterRole"));
+        assert_eq!(str_at(&doc.root, &["metadata", "name"]), Some("b"));
+        let lines: Vec<(u32, u32)> = doc
+            .duplicates
+            .iter()
+            .map(|d| (d.dropped.line, d.applied.line))
+            .collect();
+        assert_eq!(lines, [(1, 3), (2, 4)]);
+        // The document still spans all four lines, starting at its first key.
+        assert_eq!((doc.root.pos.line, doc.root.end_line), (1, 4));
+    }
+
+    #[test]
+    fn a_merge_key_resolves_an_alias_to_a_mapping() {
+        let doc = one("admin: &admin {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}\nroleRef: {<<: *admin}\n");
+        assert_eq!(
+            str_at(&doc.root, &["roleRef", "name"]),
+            Some("cluster-admin")
+        );
+        assert_eq!(str_at(&doc.root, &["roleRef", "kind"]), Some("ClusterRole"));
+        assert!(doc.root.path(&["roleRef", "<<"]).is_none());
+        assert!(doc.duplicates.is_empty());
+        // Inline, and tagged `!!merge`; a quoted "<<" is an ordinary key.
+        let doc = one("a: {<<: {x: 1}}\nb: {!!merge <<: {x: 2}}\nc: {\"<<\": {x: 3}}\n");
+        assert_eq!(str_at(&doc.root, &["a", "x"]), Some("1"));
+        assert_eq!(str_at(&doc.root, &["b", "x"]), Some("2"));
+        assert!(doc.root.path(&["c", "x"]).is_none());
+        assert!(doc.root.path(&["c", "<<", "x"]).is_some());
+    }
+
+    #[test]
+    fn merges_apply_in_document_order_as_goyaml_v2_does() {
+        // Keys after the merge override it (the usual idiom, not a duplicate)...
+        let doc = one("base: &b {name: a, kind: Role}\nref:\n  <<: *b\n  name: c\n");
+        assert_eq!(str_at(&doc.root, &["ref", "name"]), Some("c"));
+        assert_eq!(str_at(&doc.root, &["ref", "kind"]), Some("Role"));
+        assert!(doc.duplicates.is_empty(), "{:?}", doc.duplicates);
+        // ...and a merge after a key overrides it (YAML 1.2 tools would keep `c`): reported.
+        let doc = one("base: &b {name: a, kind: Role}\nref:\n  name: c\n  <<: *b\n");
+        assert_eq!(str_at(&doc.root, &["ref", "name"]), Some("a"));
+        assert_eq!(
+            doc.duplicates,
+            [Duplicate {
+                path: "ref.name".into(),
+                dropped: Pos { line: 3, col: 3 },
+                applied: Pos { line: 4, col: 3 },
+                by_merge: true,
+            }]
+        );
+    }
+
+    #[test]
+    fn of_a_sequence_of_merged_mappings_the_earlier_wins() {
+        let doc =
+            one("a: &a {name: first, x: 1}\nb: &b {name: second, y: 2}\nc:\n  <<: [*a, *b]\n");
+        assert_eq!(str_at(&doc.root, &["c", "name"]), Some("first"));
+        assert_eq!(str_at(&doc.root, &["c", "x"]), Some("1"));
+        assert_eq!(str_at(&doc.root, &["c", "y"]), Some("2"));
+        assert!(doc.duplicates.is_empty(), "{:?}", doc.duplicates);
+        // Merges nest: a merged mapping's own merges are already resolved.
+        let doc = one("a: &a {name: x}\nb: &b {<<: *a, kind: Role}\nc: {<<: *b}\n");
+        assert_eq!(str_at(&doc.root, &["c", "name"]), Some("x"));
+        assert_eq!(str_at(&doc.root, &["c", "kind"]), Some("Role"));
+    }
+
+    #[test]
+    fn a_merge_of_anything_but_mappings_is_an_error_as_in_kubectl() {
+        for (text, line) in [
+            ("a: {<<: 1}\n", 1),
+            ("x: &x [1]\na:\n  <<: *x\n", 3),
+            ("a:\n  b: 1\n  <<: [{c: 1}, 2]\n", 3),
+            ("a:\n  <<:\n", 2),
+        ] {
+            let err = parse_stream(text).expect_err(text);
+            assert_eq!(err.line, line, "{text}: {err:?}");
+            assert!(err.message.contains("merge key"), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn anchors_hold_within_their_document() {
+        let err = parse_stream("a: &x {name: n}\n---\nb: {<<: *x}\n").expect_err("anchor");
+        assert_eq!(err.line, 3, "{err:?}");
+    }
+
+    #[test]
+    fn booleans_read_as_goyaml_v2_resolves_them() {
+        let doc = one("t: [y, Y, yes, Yes, YES, on, On, ON, true, True, TRUE]\nf: [n, N, no, No, NO, off, Off, OFF, false, False, FALSE]\ns: [\"yes\", 'no', yEs, oN, 1, 0, ~]\n");
+        let values = |key: &str| -> Vec<Option<bool>> {
+            doc.root
+                .get(key)
+                .and_then(Node::as_seq)
+                .unwrap_or(&[])
+                .iter()
+                .map(Node::as_bool)
+                .collect()
+        };
+        assert!(
+            values("t").iter().all(|b| *b == Some(true)),
+            "{:?}",
+            values("t")
+        );
+        assert!(
+            values("f").iter().all(|b| *b == Some(false)),
+            "{:?}",
+            values("f")
+        );
+        assert!(values("s").iter().all(Option::is_none), "{:?}", values("s"));
+        assert_eq!(values("t").len() + values("f").len(), 22);
     }
 
     #[test]

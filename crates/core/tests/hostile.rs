@@ -235,10 +235,17 @@ fn many_keys_and_many_aliases_are_not_quadratic() {
     // Generous bounds for a debug build on a loaded machine; quadratic is minutes.
     assert!(keys_time < Duration::from_secs(30), "{keys_time:?}");
     assert!(alias_time < Duration::from_secs(30), "{alias_time:?}");
-    // A duplicate among many keys is still found, with both lines.
-    let err = parse_stream(&format!("{text}  key77: again\n")).expect_err("duplicate");
-    assert_eq!(err.line, 200_005, "{err:?}");
-    assert!(err.message.contains("first at line 82"), "{err:?}");
+    // A duplicate among many keys is still found, with both lines, and its last value kept.
+    let docs = parse_stream(&format!("{text}  key77: again\n")).expect("parses");
+    let dup = &docs[0].duplicates;
+    assert_eq!(dup.len(), 1, "{dup:?}");
+    assert_eq!((dup[0].dropped.line, dup[0].applied.line), (82, 200_005));
+    assert_eq!(dup[0].path, "data.key77");
+    let value = docs[0]
+        .root
+        .path(&["data", "key77"])
+        .and_then(|v| v.as_str());
+    assert_eq!(value, Some("again"));
 }
 
 #[test]

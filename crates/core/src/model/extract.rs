@@ -128,8 +128,9 @@ fn load_source(inv: &mut Inventory, file: usize, source: &Source) {
 ///
 /// The parse is streamed: each object is extracted (and its tree dropped) as soon as it is
 /// complete, so a 100,000-object `kubectl get -o yaml` dump never holds its whole tree in
-/// memory. Only a document with a top-level `items:` that turns out not to be a List (rare)
-/// needs its tree whole; the file is then read again the plain way.
+/// memory. Only a document with a top-level `items:` that turns out not to be a List, or whose
+/// `items` a later key replaces (kubectl keeps the last; both rare), needs its tree whole; the
+/// file is then read again the plain way.
 fn load_yaml(file: usize, source: &Source) -> Result<Inventory, yaml::YamlError> {
     let mut staged = Inventory::default();
     let mut needs_tree = false;
@@ -140,7 +141,7 @@ fn load_yaml(file: usize, source: &Source) -> Result<Inventory, yaml::YamlError>
             }
         }
         yaml::Streamed::Document(doc, items) => {
-            needs_tree |= items > 0 && !is_list(&doc.root);
+            needs_tree |= items > 0 && (!is_list(&doc.root) || items_replaced(&doc));
             if !needs_tree {
                 load_parsed(&mut staged, file, source, &doc);
             }
@@ -157,15 +158,20 @@ fn load_yaml(file: usize, source: &Source) -> Result<Inventory, yaml::YamlError>
 
 fn load_parsed(inv: &mut Inventory, file: usize, source: &Source, doc: &yaml::Document) {
     inv.documents += 1;
-    if let Some(line) = doc.joined_at {
-        inv.missing_separators.push(Loc {
-            file,
-            line,
-            col: 1,
-            end_line: line,
-        });
-    }
+    inv.duplicate_keys
+        .extend(doc.duplicates.iter().map(|d| DuplicateKey {
+            path: d.path.clone(),
+            dropped: Loc::at(file, d.dropped),
+            applied: Loc::at(file, d.applied),
+            by_merge: d.by_merge,
+        }));
     load_document(inv, file, source, &doc.root);
+}
+
+/// Whether a later `items` key (or a merge key) replaced the top-level `items` whose entries
+/// the streaming parse handed over: they are not what kubectl applies.
+fn items_replaced(doc: &yaml::Document) -> bool {
+    doc.duplicates.iter().any(|d| d.path == "items")
 }
 
 /// A `kind: List` (or `*List`) document: its items are the objects.
@@ -577,7 +583,7 @@ mod tests {
             "apiVersion: v1\nkind: List\nitems:\n",
             "- apiVersion: v1\n  kind: ServiceAccount\n  metadata: {name: a, namespace: ci}\n",
             "- apiVersion: v1\n  kind: ServiceAccount\n  metadata: {name: b, namespace: ci}\n",
-            "- apiVersion: v1\n  kind: ServiceAccount\n  metadata: {name: c, name: d}\n",
+            "- apiVersion: v1\n  kind: ServiceAccount\n  metadata: {name: c, <<: d}\n",
         ));
         assert!(
             inv.service_accounts.is_empty(),
@@ -604,21 +610,54 @@ mod tests {
     }
 
     #[test]
-    fn items_after_a_repeated_items_key_belong_to_the_split_off_document() {
+    fn a_repeated_items_key_replaces_the_streamed_items_as_kubectl_does() {
         let sa = |name: &str| {
             format!("- apiVersion: v1\n  kind: ServiceAccount\n  metadata: {{name: {name}, namespace: ci}}\n")
         };
-        let text = format!("kind: List\nitems:\n{}items:\n{}", sa("a"), sa("b"));
-        let inv = one(&text);
-        let whole = build_from_whole_tree(&[Source::new("in.yaml", text.as_str())]);
-        assert_eq!(format!("{inv:?}"), format!("{whole:?}"));
-        let names: Vec<&str> = inv
-            .service_accounts
-            .iter()
-            .map(|s| s.meta.name.as_str())
-            .collect();
-        assert_eq!(names, ["a"]);
-        assert_eq!(inv.missing_separators.len(), 1);
+        let merged = "base: &more {items: [{apiVersion: v1, kind: ServiceAccount, metadata: {name: c, namespace: ci}}]}\n";
+        for (text, kept) in [
+            // A second `items` key: kubectl keeps it, the first one's items are dropped.
+            (
+                format!("kind: List\nitems:\n{}items:\n{}", sa("a"), sa("b")),
+                "b",
+            ),
+            // A merge key after `items` replaces it too (goyaml.v2 merges in place).
+            (
+                format!("{merged}kind: List\nitems:\n{}<<: *more\n", sa("a")),
+                "c",
+            ),
+        ] {
+            let inv = one(&text);
+            let whole = build_from_whole_tree(&[Source::new("in.yaml", text.as_str())]);
+            assert_eq!(format!("{inv:?}"), format!("{whole:?}"), "{text}");
+            let names: Vec<&str> = inv
+                .service_accounts
+                .iter()
+                .map(|s| s.meta.name.as_str())
+                .collect();
+            assert_eq!(names, [kept], "{text}");
+            assert_eq!(inv.duplicate_keys.len(), 1, "{text}");
+            assert_eq!(inv.duplicate_keys[0].path, "items");
+        }
+    }
+
+    #[test]
+    fn a_merge_key_resolves_a_role_ref_and_booleans_read_as_kubectl_reads_them() {
+        let inv = one(concat!(
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\n",
+            "metadata: {name: runner}\n",
+            "x-admin: &admin {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}\n",
+            "roleRef: {<<: *admin}\n",
+            "subjects: [{kind: ServiceAccount, name: gitlab-runner, namespace: ci}]\n",
+            "---\napiVersion: v1\nkind: ServiceAccount\n",
+            "metadata: {name: gitlab-runner, namespace: ci}\nautomountServiceAccountToken: no\n",
+        ));
+        let role_ref = &inv.bindings[0].role_ref;
+        assert_eq!(
+            (role_ref.kind.as_str(), role_ref.name.as_str()),
+            ("ClusterRole", "cluster-admin")
+        );
+        assert_eq!(inv.service_accounts[0].automount, Some(false));
     }
 
     #[test]

@@ -267,6 +267,18 @@ pub struct RunnerConfigSource {
     pub text: String,
 }
 
+/// A key set twice in one YAML mapping (see [`crate::yaml::Duplicate`]).
+#[derive(Debug, Clone)]
+pub struct DuplicateKey {
+    /// The field, as `metadata.name` or `subjects[0].name`.
+    pub path: String,
+    /// The key whose value kubectl drops.
+    pub dropped: Loc,
+    /// The key whose value kubectl applies (a merge key `<<` when `by_merge`).
+    pub applied: Loc,
+    pub by_merge: bool,
+}
+
 /// Everything the inputs describe.
 #[derive(Debug, Default)]
 pub struct Inventory {
@@ -280,8 +292,8 @@ pub struct Inventory {
     pub kubeconfigs: Vec<Kubeconfig>,
     /// Helm values files recognised (file index, location of the values root).
     pub helm_values: Vec<helm::HelmValues>,
-    /// Where a repeated top-level key split one document into two (a missing `---`).
-    pub missing_separators: Vec<Loc>,
+    /// Keys a YAML mapping sets twice; the inventory holds the value kubectl applies.
+    pub duplicate_keys: Vec<DuplicateKey>,
     pub documents: usize,
     pub objects: usize,
     pub skipped: BTreeMap<String, usize>,
@@ -302,7 +314,7 @@ impl Inventory {
             runner_configs,
             kubeconfigs,
             mut helm_values,
-            missing_separators,
+            duplicate_keys,
             documents,
             objects,
             skipped,
@@ -322,7 +334,7 @@ impl Inventory {
         append_vec(&mut self.runner_configs, runner_configs);
         append_vec(&mut self.kubeconfigs, kubeconfigs);
         append_vec(&mut self.helm_values, helm_values);
-        append_vec(&mut self.missing_separators, missing_separators);
+        append_vec(&mut self.duplicate_keys, duplicate_keys);
         append_vec(&mut self.errors, errors);
         self.documents += documents;
         self.objects += objects;

@@ -9,10 +9,10 @@ use crate::context::Ctx;
 use crate::report::{Category, Finding, Severity};
 use serde::{Deserialize, Serialize};
 
+pub mod duplicate_key;
 pub mod expired_justification;
 pub mod hygiene;
 pub mod manager_token;
-pub mod missing_separator;
 pub mod policy_changed;
 pub mod privilege;
 pub mod runner_rules;
@@ -82,7 +82,7 @@ pub struct RuleDoc {
 pub fn all() -> Vec<&'static dyn Rule> {
     let mut rules: Vec<&'static dyn Rule> = vec![
         &expired_justification::ExpiredJustification,
-        &missing_separator::MissingSeparator,
+        &duplicate_key::DuplicateKey,
         &manager_token::ManagerToken,
         &policy_changed::PolicyChanged,
     ];

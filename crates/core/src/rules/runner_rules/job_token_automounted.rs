@@ -155,6 +155,30 @@ mod tests {
     }
 
     #[test]
+    fn automount_off_as_a_yaml_1_1_boolean() {
+        // kubectl decodes with goyaml.v2, where `no` and `off` are false.
+        for no in ["no", "off", "N"] {
+            let sa = format!("---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: jobs, namespace: ci}}\nautomountServiceAccountToken: {no}\n");
+            let text = format!(
+                "{}{}{sa}",
+                runner("        service_account = \"jobs\"\n"),
+                bound("jobs")
+            );
+            silent("RG302", &text);
+        }
+        // Quoted, it is a string (the API server rejects it): the token stays mounted.
+        let sa = "---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: jobs, namespace: ci}\nautomountServiceAccountToken: \"no\"\n";
+        fires(
+            "RG302",
+            &format!(
+                "{}{}{sa}",
+                runner("        service_account = \"jobs\"\n"),
+                bound("jobs")
+            ),
+        );
+    }
+
+    #[test]
     fn unbound_job_account_is_silent() {
         silent("RG302", &runner("        service_account = \"jobs\"\n"));
     }
