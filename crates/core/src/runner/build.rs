@@ -341,6 +341,21 @@ fn normalize_feature(raw: &str) -> (String, bool) {
     (name.to_string(), on)
 }
 
+/// The flags a job cannot set: `[runners.feature_flags]`, and flags the gate's settings turn
+/// off (`FF_X=false` says the runner's config pins it).
+fn pinned_flags(entry: Option<&RunnerEntry>, settings: &Settings) -> BTreeSet<String> {
+    let mut out: BTreeSet<String> = entry
+        .map(|e| e.pinned_flags.keys().cloned().collect())
+        .unwrap_or_default();
+    for raw in &settings.features {
+        let (name, on) = normalize_feature(raw);
+        if !on && name.starts_with("FF_") {
+            out.insert(name);
+        }
+    }
+    out
+}
+
 /// Effective features: defaults, then the config, then the gate's settings.
 fn features(
     entry: Option<&RunnerEntry>,
@@ -381,6 +396,9 @@ fn features(
         if k.namespace_overwrite().is_some() {
             put(f::NAMESPACE_OVERWRITE, true);
         }
+        if k.service_account().is_some() {
+            put(f::SERVICE_ACCOUNT, true);
+        }
     }
     if session_server {
         put(f::SESSION_SERVER, true);
@@ -395,7 +413,7 @@ fn features(
     set
 }
 
-fn cluster_feature(features: &BTreeSet<String>) -> Option<String> {
+fn cluster_feature(features: &BTreeSet<String>, version: (u32, u32)) -> Option<String> {
     [
         f::NAMESPACE_PER_JOB,
         f::NAMESPACE_OVERWRITE,
@@ -403,6 +421,7 @@ fn cluster_feature(features: &BTreeSet<String>) -> Option<String> {
         f::SUSPENDABLE,
     ]
     .into_iter()
+    .filter(|n| *n != f::SUSPENDABLE || version >= permissions::SUSPEND_SINCE)
     .find(|n| features.contains(*n))
     .map(str::to_string)
 }
@@ -499,6 +518,9 @@ impl Builder<'_> {
         };
         let version = self.settings.runner_version;
         let needs: Vec<Need> = permissions::needs_for(version, &features);
+        let pinned_flags = pinned_flags(entry, self.settings);
+        let job_flags = permissions::job_flag_needs(version, &features, &pinned_flags);
+        let documented = permissions::documented_for(version, &features);
         let anchor = entry
             .map(|e| e.kubernetes.as_ref().map_or(e.loc, |k| k.loc))
             .or(owner.anchor)
@@ -509,9 +531,12 @@ impl Builder<'_> {
             manager: owner.manager,
             jobs,
             job_namespaces,
-            cluster_feature: cluster_feature(&features),
+            cluster_feature: cluster_feature(&features, version),
             features,
             needs,
+            job_flags,
+            pinned_flags,
+            documented,
             entry: entry.cloned(),
             manager_via: owner.via,
             anchor,
@@ -764,17 +789,40 @@ pub struct MissingNeed {
     /// or jobs that may run in any namespace).
     pub namespace: Option<String>,
     pub verbs: Vec<&'static str>,
+    /// The unpinned feature flag a job turns on to need it; `None`: the runner's config does.
+    pub job_flag: Option<&'static str>,
 }
 
 /// The runner's needs its manager identity is not granted, per job namespace. Empty when the
 /// manager cannot be named.
 pub fn missing(inv: &Inventory, authz: &Authz, runner: &Runner) -> Vec<MissingNeed> {
+    let needs: Vec<(Option<&'static str>, &Need)> =
+        runner.needs.iter().map(|n| (None, n)).collect();
+    missing_of(inv, authz, runner, &needs)
+}
+
+/// What jobs that turn on an unpinned flag need and the manager is not granted.
+pub fn missing_job_flags(inv: &Inventory, authz: &Authz, runner: &Runner) -> Vec<MissingNeed> {
+    let needs: Vec<(Option<&'static str>, &Need)> = runner
+        .job_flags
+        .iter()
+        .map(|j| (Some(j.flag), &j.need))
+        .collect();
+    missing_of(inv, authz, runner, &needs)
+}
+
+fn missing_of(
+    inv: &Inventory,
+    authz: &Authz,
+    runner: &Runner,
+    needs: &[(Option<&'static str>, &Need)],
+) -> Vec<MissingNeed> {
     let Some(manager) = &runner.manager else {
         return Vec::new();
     };
     let grants = authz.grants_of(manager);
     let mut out = Vec::new();
-    for need in &runner.needs {
+    for &(job_flag, need) in needs {
         // `namespace_overwrite_allowed` alone: jobs may go to any namespace the expression
         // matches, which the gate cannot list; it checks the default one, and RG304 reports
         // the overwrite.
@@ -815,6 +863,7 @@ pub fn missing(inv: &Inventory, authz: &Authz, runner: &Runner) -> Vec<MissingNe
                     need: need.clone(),
                     namespace: ns,
                     verbs,
+                    job_flag,
                 });
             }
         }

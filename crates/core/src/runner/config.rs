@@ -114,6 +114,11 @@ pub struct RunnerEntry {
     pub kubernetes: Option<KubernetesConfig>,
     /// Feature flags from `[runners.feature_flags]` and `environment = ["FF_X=true"]`.
     pub feature_flags: BTreeMap<String, Located<bool>>,
+    /// The flags `[runners.feature_flags]` sets. Only these are pinned: the runner lets a job
+    /// variable set any other flag (gitlab-runner common/build_settings.go,
+    /// `populateFeatureFlags`, v19.3.0: the runner's value wins only when it is defined there;
+    /// `environment` entries are job variables like any other).
+    pub pinned_flags: BTreeMap<String, Located<bool>>,
 }
 
 impl RunnerEntry {
@@ -308,6 +313,25 @@ fn truthy(s: &str) -> Option<bool> {
     }
 }
 
+/// `[runners.feature_flags]`: the flags a job cannot change.
+fn pinned_flags(m: &Mapper, t: &Table) -> BTreeMap<String, Located<bool>> {
+    let mut out = BTreeMap::new();
+    if let Some((_, ff)) = table_of(t, "feature_flags") {
+        for (k, v) in ff {
+            if let Some(b) = v.as_bool() {
+                out.insert(
+                    k.name.to_string(),
+                    Located {
+                        value: b,
+                        loc: m.loc(k.span),
+                    },
+                );
+            }
+        }
+    }
+    out
+}
+
 fn feature_flags(m: &Mapper, t: &Table) -> BTreeMap<String, Located<bool>> {
     let mut out = BTreeMap::new();
     // `environment` first: `[runners.feature_flags]` wins when both set a flag, as in the runner.
@@ -330,19 +354,7 @@ fn feature_flags(m: &Mapper, t: &Table) -> BTreeMap<String, Located<bool>> {
             }
         }
     }
-    if let Some((_, ff)) = table_of(t, "feature_flags") {
-        for (k, v) in ff {
-            if let Some(b) = v.as_bool() {
-                out.insert(
-                    k.name.to_string(),
-                    Located {
-                        value: b,
-                        loc: m.loc(k.span),
-                    },
-                );
-            }
-        }
-    }
+    out.extend(pinned_flags(m, t));
     out
 }
 
@@ -353,6 +365,7 @@ fn entry(m: &Mapper, v: &Value, t: &Table) -> RunnerEntry {
         executor: string(m, t, "executor"),
         kubernetes: table_of(t, "kubernetes").map(|(kv, kt)| kubernetes(m, kv, kt)),
         feature_flags: feature_flags(m, t),
+        pinned_flags: pinned_flags(m, t),
     }
 }
 

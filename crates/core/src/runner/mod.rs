@@ -6,7 +6,7 @@ use crate::model::Loc;
 mod build;
 pub mod config;
 pub mod permissions;
-pub use build::{build, direct_grants, missing, MissingNeed};
+pub use build::{build, direct_grants, missing, missing_job_flags, MissingNeed};
 pub use config::config_errors;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -32,6 +32,21 @@ pub enum Impact {
     Optional,
 }
 
+/// What the runner's code does when the API refuses the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The error is returned: the job fails.
+    JobFails,
+    /// The runner prints or logs a warning; the job runs.
+    Warning,
+    /// A resource is left behind.
+    Leak,
+    /// A feature stops working (web terminal, services proxy, informer, autoscaler); jobs run.
+    Degrades,
+    /// Documented by GitLab, but no code path sends it.
+    NeverSent,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NeedScope {
     Namespaced,
@@ -46,6 +61,8 @@ pub struct Need {
     pub verbs: Vec<&'static str>,
     pub scope: NeedScope,
     pub impact: Impact,
+    /// What the runner does without it.
+    pub outcome: Outcome,
     /// The feature or condition that needs it (`always`, `namespace_per_job`, ...).
     pub feature: &'static str,
     /// What breaks without it, in the failure-mode terms users know.
@@ -66,6 +83,16 @@ pub struct Runner {
     pub job_namespaces: JobNamespaces,
     pub features: BTreeSet<String>,
     pub needs: Vec<Need>,
+    /// What jobs that turn on a flag `[runners.feature_flags]` does not pin need beyond
+    /// `needs`, where the runner fails such a job without it.
+    pub job_flags: Vec<permissions::FlagNeed>,
+    /// Verbs GitLab's docs list for this runner that its code never sends
+    /// ([`permissions::documented_for`]): `generate` leaves them out, the checker tolerates
+    /// them (a Role copied from the docs is not reported for them).
+    pub documented: Vec<Need>,
+    /// The flags the config pins (`[runners.feature_flags]`, or `FF_X=false` in the gate's
+    /// settings, which say what the runner's config holds).
+    pub pinned_flags: BTreeSet<String>,
     /// The feature that legitimately needs cluster-wide scope, if any.
     pub cluster_feature: Option<String>,
     /// The parsed `[[runners]]` entry (with key locations), when a config was found.
@@ -194,15 +221,19 @@ impl RunnerModel {
                 (JobNamespaces::Listed(list), Some(ns)) => list.iter().any(|n| n == ns),
                 (JobNamespaces::Listed(_), None) => false,
             };
-            r.needs.iter().any(|n| {
-                n.group == group
-                    && n.resource == resource
-                    && n.verbs.contains(&verb)
-                    && match n.scope {
-                        NeedScope::Namespaced => in_job_ns,
-                        NeedScope::Cluster => true,
-                    }
-            })
+            r.needs
+                .iter()
+                .chain(r.job_flags.iter().map(|j| &j.need))
+                .chain(&r.documented)
+                .any(|n| {
+                    n.group == group
+                        && n.resource == resource
+                        && n.verbs.contains(&verb)
+                        && match n.scope {
+                            NeedScope::Namespaced => in_job_ns,
+                            NeedScope::Cluster => true,
+                        }
+                })
         })
     }
 }
