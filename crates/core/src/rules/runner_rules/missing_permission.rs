@@ -15,7 +15,11 @@ declare_rule! {
     /// create/get/delete, pods/exec and pods/attach create, the registry Secret) is `high`; one
     /// only a feature needs (events for pod warning events, services for the session server,
     /// namespaces for `namespace_per_job`, ...) is `medium`; documented but optional ones
-    /// (the pod informer's list/watch, exec/attach get/patch/delete) are `low`.
+    /// (the pod informer's list/watch, the web terminal's exec get) are `low`. A job can turn on
+    /// any feature flag `[runners.feature_flags]` does not pin: what such a flag needs where
+    /// the runner fails the job without it (`FF_PRINT_POD_EVENTS`: events watch;
+    /// `FF_KUBERNETES_HONOR_ENTRYPOINT`, `FF_WAIT_FOR_POD_TO_BE_REACHABLE`, `FF_CONCRETE`:
+    /// pods/log get) is reported `low`, with both fixes.
     ///
     /// ### Why is this bad
     /// A missing permission breaks CI, often only after a runner upgrade or on the first job
@@ -39,7 +43,8 @@ declare_rule! {
     /// ### Fix
     /// Add the rule the finding shows to the runner's Role (or `rbac.rules` in the Helm values),
     /// in the namespace where jobs run. For `namespace_per_job`, use a ClusterRole bound by a
-    /// ClusterRoleBinding.
+    /// ClusterRoleBinding. For a job-settable flag, either pin it off in
+    /// `[runners.feature_flags]` (`FF_PRINT_POD_EVENTS = false`) or grant what it needs.
     pub MissingPermission,
     code = "RG201",
     name = "missing-permission",
@@ -69,7 +74,68 @@ impl Rule for MissingPermission {
                 report(ctx, out, r, manager, m);
             }
         }
+        for r in &ctx.runner.runners {
+            // Only a config in the inputs says which flags are pinned, and is where to pin one.
+            let Some(manager) = r.manager.as_ref().filter(|_| r.entry.is_some()) else {
+                continue;
+            };
+            if runner::direct_grants(ctx.authz, manager).is_empty() {
+                continue;
+            }
+            for m in runner::missing_job_flags(ctx.inv, ctx.authz, r) {
+                report_job_flag(ctx, out, r, manager, &m);
+            }
+        }
     }
+}
+
+/// A flag `[runners.feature_flags]` leaves to the jobs, whose need the manager lacks: a job that
+/// sets it fails. Two fixes: pin it off, or grant the permission.
+fn report_job_flag(
+    ctx: &Ctx,
+    out: &mut Vec<Finding>,
+    r: &Runner,
+    manager: &Identity,
+    m: &MissingNeed,
+) {
+    let Some(flag) = m.job_flag else { return };
+    let ns = m.namespace.as_deref();
+    let t = target(ctx, r, manager, ns, ns.is_none());
+    let message = format!(
+        "a job can turn on `{flag}` (`[runners.feature_flags]` of {} does not pin it), and runner manager `{}` cannot {} {} {}: {}",
+        r.name,
+        manager.id(),
+        m.verbs.join("/"),
+        shown(m.need.group, m.need.resource),
+        where_text(r, m),
+        m.need.breaks
+    );
+    let rule = util::rule_yaml(m.need.group, m.need.resource, &m.verbs, 0, "");
+    let grant = match t.role {
+        Some(role) => format!(
+            "add this rule to {} ({})",
+            role.display(),
+            place(ctx, role.meta.loc)
+        ),
+        None => "grant this rule where jobs run".to_string(),
+    };
+    let help = format!(
+        "Either fix works:\n1. Pin the flag off in the runner's config.toml ({}), so jobs cannot set it:\n```toml\n[runners.feature_flags]\n  {flag} = false\n```\n2. Or let jobs use it: {grant}:\n```yaml\n{rule}```",
+        r.name
+    );
+    let mut d = ctx
+        .draft(&MissingPermission::META, t.loc, message, help)
+        .identity(manager)
+        .severity(Severity::Low)
+        .key(format!(
+            "{flag}:{}:{}",
+            ns.unwrap_or("*"),
+            util::need_text(&m.need, &m.verbs)
+        ));
+    if let Some(role) = t.role {
+        d = d.object(role.display());
+    }
+    ctx.emit(out, d);
 }
 
 fn severity(i: Impact) -> Severity {
@@ -361,6 +427,14 @@ subjects: [{{kind: ServiceAccount, name: gitlab-runner, namespace: ci}}]
   verbs: [\"list\"]
 ";
 
+    /// `[runners.feature_flags]` pinning every flag whose need a job could otherwise add.
+    const PINNED: &str = "      [runners.feature_flags]
+        FF_PRINT_POD_EVENTS = false
+        FF_KUBERNETES_HONOR_ENTRYPOINT = false
+        FF_WAIT_FOR_POD_TO_BE_REACHABLE = false
+        FF_CONCRETE = false
+";
+
     fn config(kube: &str) -> String {
         format!("{}---\n", super::util::fixture::runner(kube))
     }
@@ -371,7 +445,7 @@ subjects: [{{kind: ServiceAccount, name: gitlab-runner, namespace: ci}}]
             "RG201",
             &format!(
                 "{}{SA}{}",
-                config("        namespace = \"ci\"\n"),
+                config(&format!("        namespace = \"ci\"\n{PINNED}")),
                 role("ci", FULL)
             ),
         );
@@ -475,11 +549,12 @@ subjects: [{{kind: ServiceAccount, name: gitlab-runner, namespace: ci}}]
 
     #[test]
     fn namespace_overwrite_checks_the_default_namespace_only() {
-        let kube =
-            "        namespace = \"ci\"\n        namespace_overwrite_allowed = \"^ci-.*$\"\n";
+        let kube = format!(
+            "        namespace = \"ci\"\n        namespace_overwrite_allowed = \"^ci-.*$\"\n{PINNED}"
+        );
         silent(
             "RG201",
-            &format!("{}{SA}{}", config(kube), role("ci", FULL)),
+            &format!("{}{SA}{}", config(&kube), role("ci", FULL)),
         );
     }
 
@@ -621,6 +696,98 @@ subjects: [{kind: ServiceAccount, name: gitlab-runner, namespace: ci}]
         let found = crate::rules::testing::run_with("RG201", &[("a.yaml", &files)], &options);
         assert!(
             !found.iter().any(|f| f.message.contains("pods/attach")),
+            "{found:#?}"
+        );
+    }
+
+    /// A Role with everything the config needs, lacking events watch: a job setting
+    /// FF_PRINT_POD_EVENTS fails (kubernetes.go handlePodEvents -> watchPodEvents returns the
+    /// error, v19.3.0), and the flag is the job's unless pinned (common/build_settings.go
+    /// populateFeatureFlags).
+    #[test]
+    fn unpinned_print_pod_events_is_reported_with_both_fixes() {
+        let files = format!(
+            "{}{SA}{}",
+            config("        namespace = \"ci\"\n"),
+            role("ci", FULL)
+        );
+        let found = run("RG201", &[("a.yaml", &files)]);
+        let f = found
+            .iter()
+            .find(|f| f.message.contains("FF_PRINT_POD_EVENTS"))
+            .unwrap_or_else(|| panic!("events watch: {found:#?}"));
+        assert_eq!(f.severity, Severity::Low);
+        assert!(f.message.contains("cannot watch events"), "{}", f.message);
+        assert!(f.message.contains("jobs fail"), "{}", f.message);
+        assert!(
+            f.help
+                .contains("[runners.feature_flags]\n  FF_PRINT_POD_EVENTS = false"),
+            "{}",
+            f.help
+        );
+        assert!(f.help.contains("resources: [\"events\"]"), "{}", f.help);
+        assert!(f.help.contains("verbs: [\"watch\"]"), "{}", f.help);
+        // pods/log get for the three log flags, pods watch for the entrypoint.
+        for flag in [
+            "FF_KUBERNETES_HONOR_ENTRYPOINT",
+            "FF_WAIT_FOR_POD_TO_BE_REACHABLE",
+            "FF_CONCRETE",
+        ] {
+            assert!(
+                found
+                    .iter()
+                    .any(|f| f.message.contains(flag) && f.message.contains("pods/log")),
+                "{flag}: {found:#?}"
+            );
+        }
+        // Nothing else is reported: the config's own needs are granted.
+        assert!(
+            found
+                .iter()
+                .all(|f| f.message.contains("a job can turn on")),
+            "{found:#?}"
+        );
+    }
+
+    #[test]
+    fn pinned_flags_are_not_the_jobs() {
+        let kube = format!("        namespace = \"ci\"\n{PINNED}");
+        silent(
+            "RG201",
+            &format!("{}{SA}{}", config(&kube), role("ci", FULL)),
+        );
+        // Pinning one leaves the others reported.
+        let kube = "        namespace = \"ci\"\n      [runners.feature_flags]\n        FF_PRINT_POD_EVENTS = false\n";
+        let found = fires(
+            "RG201",
+            &format!("{}{SA}{}", config(kube), role("ci", FULL)),
+        );
+        assert!(!found
+            .iter()
+            .any(|f| f.message.contains("FF_PRINT_POD_EVENTS")));
+        // Granting the permission is the other fix.
+        let granted = FULL.replace("verbs: [\"list\"]", "verbs: [\"list\", \"watch\"]");
+        let found = fires(
+            "RG201",
+            &format!(
+                "{}{SA}{}",
+                config("        namespace = \"ci\"\n"),
+                role("ci", &granted)
+            ),
+        );
+        assert!(!found
+            .iter()
+            .any(|f| f.message.contains("FF_PRINT_POD_EVENTS")));
+    }
+
+    #[test]
+    fn a_runner_without_its_config_in_the_inputs_is_not_judged_on_flags() {
+        // Only the RBAC: which flags are pinned is unknown.
+        let found = run("RG201", &[("a.yaml", &format!("{SA}{}", role("ci", FULL)))]);
+        assert!(
+            !found
+                .iter()
+                .any(|f| f.message.contains("a job can turn on")),
             "{found:#?}"
         );
     }
