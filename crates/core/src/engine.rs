@@ -45,6 +45,10 @@ pub fn run(sources: &[Source], options: &Options) -> Report {
         per_rule.push(out);
     }
     ctx.release_caches(!options.skip_identities);
+    let platform = PlatformObjects::of(&inv, &az);
+    for out in &mut per_rule {
+        platform.suppress(sources, out);
+    }
     let mut extra = Vec::new();
     accept(&ctx, per_rule.iter_mut().flatten(), &mut extra);
     let identities = if options.skip_identities {
@@ -59,7 +63,8 @@ pub fn run(sources: &[Source], options: &Options) -> Report {
         (&a.path, a.line, a.column, &a.message).cmp(&(&b.path, b.line, b.column, &b.message))
     });
     errors.dedup();
-    let inputs = InputCounts::of(sources, &inv);
+    let mut inputs = InputCounts::of(sources, &inv);
+    inputs.defaults = platform.count;
     // Everything below needs only the findings. The model goes first: the merged findings
     // need one contiguous block (12 MB at 100,000 findings in the policy module), which the
     // freed model can hold, where on top of it the module's memory had to grow (and wasm
@@ -112,6 +117,59 @@ struct InputCounts {
     documents: usize,
     objects: usize,
     skipped_kinds: BTreeMap<String, usize>,
+    defaults: usize,
+}
+
+/// Input objects identical to the bootstrap policy: the platform, not the change under check.
+/// Findings anchored on them (by object name, or by a line inside them) are dropped.
+struct PlatformObjects {
+    /// (file, first line, last line, display) of each default object.
+    spans: Vec<(usize, u32, u32, String)>,
+    count: usize,
+}
+
+impl PlatformObjects {
+    fn of(inv: &Inventory, az: &Authz) -> PlatformObjects {
+        let roles = inv
+            .roles
+            .iter()
+            .zip(&az.default_roles)
+            .filter(|(_, d)| **d)
+            .map(|(r, _)| (&r.meta, r.display()));
+        let bindings = inv
+            .bindings
+            .iter()
+            .zip(&az.default_bindings)
+            .filter(|(_, d)| **d)
+            .map(|(b, _)| (&b.meta, b.display()));
+        let spans: Vec<(usize, u32, u32, String)> = roles
+            .chain(bindings)
+            .map(|(m, display)| (m.loc.file, m.loc.line, m.loc.end_line, display))
+            .collect();
+        let count = spans.len();
+        PlatformObjects { spans, count }
+    }
+
+    fn suppress(&self, sources: &[Source], findings: &mut Vec<Finding>) {
+        if self.spans.is_empty() {
+            return;
+        }
+        let files: BTreeMap<&str, usize> = self
+            .spans
+            .iter()
+            .filter_map(|(file, ..)| sources.get(*file).map(|s| (s.path.as_str(), *file)))
+            .collect();
+        findings.retain(|f| {
+            let Some(&file) = files.get(f.path.as_str()) else {
+                return true;
+            };
+            !self.spans.iter().any(|(sf, first, last, display)| {
+                *sf == file
+                    && (f.object.as_deref() == Some(display.as_str())
+                        || (*first..=*last).contains(&f.line))
+            })
+        });
+    }
 }
 
 impl InputCounts {
@@ -121,6 +179,7 @@ impl InputCounts {
             documents: inv.documents,
             objects: inv.objects,
             skipped_kinds: inv.skipped.clone(),
+            defaults: 0,
         }
     }
 }
@@ -169,6 +228,7 @@ fn assemble(
             accepted: findings.iter().filter(|f| f.accepted.is_some()).count(),
             errors: errors.len(),
             by_severity,
+            defaults: inputs.defaults,
         },
         findings,
         identities,

@@ -166,6 +166,10 @@ pub struct Counts {
     pub accepted: usize,
     pub errors: usize,
     pub by_severity: BTreeMap<String, usize>,
+    /// Input objects identical to Kubernetes' bootstrap policy ("Kubernetes defaults"): they
+    /// exist in every cluster, so nothing anchored on them is reported.
+    #[serde(default)]
+    pub defaults: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,7 +10,11 @@
 //! * `nonResourceURLs` count only through a ClusterRoleBinding.
 //! * `roleRef.apiGroup` empty defaults to `rbac.authorization.k8s.io`; anything else is invalid.
 //! * Aggregated ClusterRoles hold the union of the selected roles' rules.
+//! * The bootstrap policy ([`bootstrap`]) exists in every cluster and is reconciled at each start
+//!   of the API server: an input object with a default's name holds what reconciliation makes of
+//!   it.
 
+pub mod bootstrap;
 pub mod resources;
 
 use crate::model::{
@@ -18,9 +22,8 @@ use crate::model::{
 };
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The release whose built-in ClusterRoles are shipped.
+/// The release whose bootstrap policy is shipped.
 pub const BUILTIN_RELEASE: &str = "Kubernetes v1.34";
-const BUILTIN_YAML: &str = include_str!("builtin.yaml");
 pub const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -120,6 +123,10 @@ pub struct Authz {
     pub grants: Vec<Grant>,
     pub binding_problems: Vec<(usize, BindingProblem)>,
     pub identities: BTreeSet<Identity>,
+    /// Input roles identical (by content) to their bootstrap default: platform, not findings.
+    pub default_roles: Vec<bool>,
+    /// Input bindings identical (by content, after reconciliation) to their bootstrap default.
+    pub default_bindings: Vec<bool>,
     by_identity: BTreeMap<Identity, Vec<usize>>,
     broad: Vec<(Identity, Vec<usize>)>,
 }
@@ -189,41 +196,87 @@ pub fn rule_allows(
     }
 }
 
-fn load_builtins() -> Vec<Role> {
-    let sources = [crate::api::Source::new("<builtin>", BUILTIN_YAML)];
-    let inv = crate::model::build(&sources);
-    inv.roles
-        .into_iter()
-        .map(|mut r| {
-            r.meta.origin = Origin::Builtin;
-            r.meta.loc.file = usize::MAX;
-            r
-        })
-        .collect()
+/// Brings the inventory to what the cluster will hold: input objects with a default's name are
+/// reconciled as the API server does at every start, the default roles the inputs reference or
+/// aggregate are added, and aggregation is expanded. The bootstrap policy is parsed only when
+/// the inputs name a default object or aggregate roles.
+pub fn complete_roles(inv: &mut Inventory) {
+    if bootstrap::mentioned(inv) || inv.roles.iter().any(|r| r.aggregation.is_some()) {
+        let defaults = bootstrap::defaults();
+        reconcile(inv, defaults);
+        add_referenced_defaults(inv, defaults);
+    }
+    aggregate(&mut inv.roles);
 }
 
-/// Adds referenced built-in ClusterRoles that the inputs do not define, and expands aggregation.
-pub fn complete_roles(inv: &mut Inventory) {
-    let defined: BTreeSet<String> = inv
-        .roles
-        .iter()
-        .filter(|r| r.kind == RoleKind::ClusterRole)
-        .map(|r| r.meta.name.clone())
-        .collect();
-    let wanted: BTreeSet<String> = inv
-        .bindings
-        .iter()
-        .filter(|b| b.role_ref.kind == "ClusterRole" && !defined.contains(&b.role_ref.name))
-        .map(|b| b.role_ref.name.clone())
-        .collect();
-    if !wanted.is_empty() {
-        for role in load_builtins() {
-            if wanted.contains(&role.meta.name) {
-                inv.roles.push(role);
+/// `EnsureRBACPolicy`: every input role and binding with a default's name.
+fn reconcile(inv: &mut Inventory, defaults: &bootstrap::Defaults) {
+    for role in &mut inv.roles {
+        if !bootstrap::may_be_builtin(&role.meta.name) {
+            continue;
+        }
+        let ns = role.meta.namespace.clone();
+        if let Some(default) = defaults.role(role.kind, ns.as_deref(), &role.meta.name) {
+            bootstrap::reconcile_role(role, default);
+        }
+    }
+    for binding in &mut inv.bindings {
+        if !bootstrap::may_be_builtin(&binding.meta.name) {
+            continue;
+        }
+        if let Some(default) = defaults.binding(binding) {
+            bootstrap::reconcile_binding(binding, default);
+        }
+    }
+}
+
+/// Adds the default roles that bindings reference and the inputs do not define, then those that
+/// an aggregated role selects, until nothing changes (aggregation of aggregated roles).
+fn add_referenced_defaults(inv: &mut Inventory, defaults: &bootstrap::Defaults) {
+    let key = |r: &Role| match r.kind {
+        RoleKind::ClusterRole => (true, String::new(), r.meta.name.clone()),
+        RoleKind::Role => (
+            false,
+            r.meta.namespace.clone().unwrap_or_else(|| "default".into()),
+            r.meta.name.clone(),
+        ),
+    };
+    let mut defined: BTreeSet<(bool, String, String)> = inv.roles.iter().map(key).collect();
+    for b in &inv.bindings {
+        let ns = b.meta.namespace.as_deref().unwrap_or("default");
+        let found = match b.role_ref.kind.as_str() {
+            "ClusterRole" => defaults.role(RoleKind::ClusterRole, None, &b.role_ref.name),
+            "Role" => defaults.role(RoleKind::Role, Some(ns), &b.role_ref.name),
+            _ => None,
+        };
+        if let Some(role) = found {
+            if defined.insert(key(role)) {
+                inv.roles.push(role.clone());
             }
         }
     }
-    aggregate(&mut inv.roles);
+    for _round in 0..8 {
+        let selectors: Vec<crate::model::LabelSelector> = inv
+            .roles
+            .iter()
+            .filter(|r| r.kind == RoleKind::ClusterRole)
+            .filter_map(|r| r.aggregation.clone())
+            .flatten()
+            .collect();
+        let mut added = false;
+        for role in &defaults.roles {
+            if role.kind == RoleKind::ClusterRole
+                && selectors.iter().any(|s| s.matches(&role.meta.labels))
+                && defined.insert(key(role))
+            {
+                inv.roles.push(role.clone());
+                added = true;
+            }
+        }
+        if !added {
+            break;
+        }
+    }
 }
 
 /// The clusterrole-aggregation controller: an aggregated role's rules are the union of the rules
@@ -331,6 +384,35 @@ fn subject_identity(b: &Binding, s: &crate::model::Subject) -> Identity {
     }
 }
 
+/// Which input roles and bindings are identical to their bootstrap default. Identity is by
+/// content (name, and rules or roleRef and subjects): the `kubernetes.io/bootstrapping` label
+/// can be copied onto anything.
+fn identical_defaults(inv: &Inventory) -> (Vec<bool>, Vec<bool>) {
+    let mut roles = vec![false; inv.roles.len()];
+    let mut bindings = vec![false; inv.bindings.len()];
+    if !bootstrap::mentioned(inv) {
+        return (roles, bindings);
+    }
+    let defaults = bootstrap::defaults();
+    for (i, r) in inv.roles.iter().enumerate() {
+        if r.meta.origin == Origin::Builtin || !bootstrap::may_be_builtin(&r.meta.name) {
+            continue;
+        }
+        roles[i] = defaults
+            .role(r.kind, r.meta.namespace.as_deref(), &r.meta.name)
+            .is_some_and(|d| bootstrap::same_role(r, d));
+    }
+    for (i, b) in inv.bindings.iter().enumerate() {
+        if b.meta.origin == Origin::Builtin || !bootstrap::may_be_builtin(&b.meta.name) {
+            continue;
+        }
+        bindings[i] = defaults
+            .binding(b)
+            .is_some_and(|d| bootstrap::same_binding(b, d));
+    }
+    (roles, bindings)
+}
+
 /// Groups an identity belongs to implicitly.
 pub fn implicit_groups(id: &Identity) -> Vec<Identity> {
     match id {
@@ -349,6 +431,7 @@ pub fn implicit_groups(id: &Identity) -> Vec<Identity> {
 impl Authz {
     pub fn build(inv: &Inventory) -> Authz {
         let mut az = Authz::default();
+        (az.default_roles, az.default_bindings) = identical_defaults(inv);
         let mut bound = vec![false; inv.roles.len()];
         let index = RoleIndex::new(inv);
         for (bi, b) in inv.bindings.iter().enumerate() {
@@ -385,7 +468,9 @@ impl Authz {
         // Unbound roles are judged as if bound where they could be: a ClusterRole everywhere
         // (as every peer tool does), a Role in its namespace.
         for (ri, r) in inv.roles.iter().enumerate() {
-            if bound[ri] || r.meta.origin == Origin::Builtin {
+            // A default role is there in every cluster, bound or not: it is judged through its
+            // bindings only. A modified one is judged in full.
+            if bound[ri] || r.meta.origin == Origin::Builtin || az.default_roles[ri] {
                 continue;
             }
             let scope = match r.kind {

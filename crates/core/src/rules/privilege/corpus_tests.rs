@@ -74,7 +74,8 @@ fn cluster_admin_and_wildcards() {
                 "peers/kubescape-cluster-admin-clusterrole-rolebinding",
                 ["cluterrole.yaml", "rolebinding.yaml"]
             ),
-            Some(Severity::High),
+            // The file's `cluster-admin` is reconciled back to `*` on `*` by the API server.
+            Some(Severity::Critical),
         ),
         (
             case!(
