@@ -1,8 +1,15 @@
 //! The built-in API resources of Kubernetes 1.34: group, plural name, scope and subresources.
 //! RBAC matches resource names as exact strings, so a name that is not here (and is not a custom
 //! resource in a non-built-in group) grants nothing: `pods/logs`, `serviceAccounts`.
+//!
+//! A resource is real when Kubernetes asks the authorizer about it, not only when the API
+//! serves it: the kubelet, the CSR approver, admission plugins and the impersonation filter
+//! ask about names no REST endpoint has (`nodes/metrics`, `certificatesigningrequests/nodeclient`,
+//! `deployments/finalizers`, `signers`, `users`). They are listed with the served ones (for
+//! existence and scope), and [`AUTHORIZATION_ONLY`] says who asks about each and what it allows.
 
-/// (apiGroup, resource, namespaced, subresources)
+/// (apiGroup, resource, namespaced, subresources), served and authorization-only alike. Every
+/// resource's `finalizers` and every `userextras/<key>` also exist ([`exists`]).
 pub const RESOURCES: &[(&str, &str, bool, &[&str])] = &[
     ("", "bindings", true, &[]),
     ("", "componentstatuses", false, &[]),
@@ -11,7 +18,23 @@ pub const RESOURCES: &[(&str, &str, bool, &[&str])] = &[
     ("", "events", true, &[]),
     ("", "limitranges", true, &[]),
     ("", "namespaces", false, &["finalize", "status"]),
-    ("", "nodes", false, &["proxy", "status"]),
+    (
+        "",
+        "nodes",
+        false,
+        &[
+            "proxy",
+            "status",
+            // Authorization-only (the kubelet asks): see AUTHORIZATION_ONLY.
+            "metrics",
+            "stats",
+            "log",
+            "checkpoint",
+            "pods",
+            "healthz",
+            "configz",
+        ],
+    ),
     ("", "persistentvolumeclaims", true, &["status"]),
     ("", "persistentvolumes", false, &["status"]),
     (
@@ -37,7 +60,7 @@ pub const RESOURCES: &[(&str, &str, bool, &[&str])] = &[
     ("", "secrets", true, &[]),
     ("", "serviceaccounts", true, &["token"]),
     ("", "services", true, &["proxy", "status"]),
-    // Impersonation targets (not REST resources, but RBAC checks them).
+    // Impersonation targets (authorization-only: see AUTHORIZATION_ONLY).
     ("", "users", false, &[]),
     ("", "groups", false, &[]),
     ("", "userextras", false, &[]),
@@ -119,8 +142,10 @@ pub const RESOURCES: &[(&str, &str, bool, &[&str])] = &[
         "certificates.k8s.io",
         "certificatesigningrequests",
         false,
-        &["approval", "status"],
+        // nodeclient and selfnodeclient are authorization-only (the CSR approver asks).
+        &["approval", "status", "nodeclient", "selfnodeclient"],
     ),
+    // Authorization-only (the certificates admission plugins ask): see AUTHORIZATION_ONLY.
     ("certificates.k8s.io", "signers", false, &[]),
     ("certificates.k8s.io", "clustertrustbundles", false, &[]),
     ("coordination.k8s.io", "leases", true, &[]),
@@ -188,6 +213,190 @@ pub const RESOURCES: &[(&str, &str, bool, &[&str])] = &[
     ),
 ];
 
+/// Who asks the authorizer about an authorization-only resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checker {
+    /// The kubelet, for a request to its own API (`pkg/kubelet/server/auth.go`,
+    /// `GetRequestAttributes`): verb from the HTTP method (GET `get`, POST `create`, ...),
+    /// resource `nodes`, name the node, no namespace.
+    Kubelet,
+    /// The kubelet with the `KubeletFineGrainedAuthz` gate (beta, on by default since v1.33):
+    /// it asks about this subresource first and, when that is denied, about `nodes/proxy`.
+    /// Without the gate it asks about `nodes/proxy` alone.
+    KubeletFineGrained,
+    /// The CSR approving controller of kube-controller-manager
+    /// (`pkg/controller/certificates/approver/sarapprove.go`): a SubjectAccessReview for the
+    /// CSR's requester, `create` on the subresource.
+    CsrApprover,
+    /// An admission plugin of the API server (its path in the Kubernetes repository).
+    Admission(&'static str),
+    /// The API server's impersonation filter
+    /// (`staging/src/k8s.io/apiserver/pkg/endpoints/filters/impersonation.go`).
+    Impersonation,
+}
+
+impl Checker {
+    /// `the kubelet`, `the CSR approver`, ...: who asks, for messages.
+    pub fn text(self) -> String {
+        match self {
+            Checker::Kubelet => "the kubelet".to_string(),
+            Checker::KubeletFineGrained => {
+                "the kubelet (KubeletFineGrainedAuthz; it falls back to `nodes/proxy`)".to_string()
+            }
+            Checker::CsrApprover => "the CSR approver of kube-controller-manager".to_string(),
+            Checker::Admission(plugin) => format!("the admission plugin {plugin}"),
+            Checker::Impersonation => "the API server's impersonation filter".to_string(),
+        }
+    }
+}
+
+/// A resource the authorizer is asked about without the API serving it.
+#[derive(Debug)]
+pub struct AuthorizationOnly {
+    pub group: &'static str,
+    /// `nodes/metrics`; `*/finalizers` stands for the `finalizers` of every resource.
+    pub resource: &'static str,
+    /// The verbs the checker asks for.
+    pub verbs: &'static [&'static str],
+    pub checker: Checker,
+    /// A verb phrase completing "allows ...".
+    pub allows: &'static str,
+}
+
+/// Who asks about each authorization-only resource, and what a grant of it allows (Kubernetes
+/// v1.34; the paths are in the kubernetes/kubernetes repository).
+pub const AUTHORIZATION_ONLY: &[AuthorizationOnly] = &[
+    AuthorizationOnly {
+        group: "",
+        resource: "nodes/metrics",
+        verbs: &["get"],
+        checker: Checker::Kubelet,
+        allows: "reading the kubelet's `/metrics` (what Prometheus scrapes)",
+    },
+    AuthorizationOnly {
+        group: "",
+        resource: "nodes/stats",
+        verbs: &["get"],
+        checker: Checker::Kubelet,
+        allows: "reading the kubelet's `/stats`: resource usage of every pod on the node",
+    },
+    AuthorizationOnly {
+        group: "",
+        resource: "nodes/log",
+        verbs: &["get"],
+        checker: Checker::Kubelet,
+        allows: "reading the node's log files through the kubelet's `/logs`",
+    },
+    AuthorizationOnly {
+        group: "",
+        resource: "nodes/checkpoint",
+        verbs: &["create"],
+        checker: Checker::Kubelet,
+        allows: "checkpointing any container on the node (`/checkpoint`, the ContainerCheckpoint \
+                 gate, beta and on since v1.30): an archive of its memory, with every secret it \
+                 holds, written to the node's disk",
+    },
+    AuthorizationOnly {
+        group: "",
+        resource: "nodes/pods",
+        verbs: &["get"],
+        checker: Checker::KubeletFineGrained,
+        allows: "listing the pods of the node with their specs (`/pods`, `/runningpods`)",
+    },
+    AuthorizationOnly {
+        group: "",
+        resource: "nodes/healthz",
+        verbs: &["get"],
+        checker: Checker::KubeletFineGrained,
+        allows: "the kubelet's health checks (`/healthz`)",
+    },
+    AuthorizationOnly {
+        group: "",
+        resource: "nodes/configz",
+        verbs: &["get"],
+        checker: Checker::KubeletFineGrained,
+        allows: "reading the kubelet's configuration (`/configz`)",
+    },
+    AuthorizationOnly {
+        group: "certificates.k8s.io",
+        resource: "certificatesigningrequests/nodeclient",
+        verbs: &["create"],
+        checker: Checker::CsrApprover,
+        allows: "having any CSR for a kubelet client certificate the requester submits \
+                 (`system:node:<name>` in group `system:nodes`) approved automatically: the \
+                 identity of any node",
+    },
+    AuthorizationOnly {
+        group: "certificates.k8s.io",
+        resource: "certificatesigningrequests/selfnodeclient",
+        verbs: &["create"],
+        checker: Checker::CsrApprover,
+        allows: "having a kubelet client certificate for the requester's own node name renewed \
+                 automatically (only a node's own identity can ask)",
+    },
+    AuthorizationOnly {
+        group: "certificates.k8s.io",
+        resource: "signers",
+        verbs: &["approve", "sign", "attest"],
+        checker: Checker::Admission(
+            "plugin/pkg/admission/certificates (approval, signing, ctbattest)",
+        ),
+        allows: "approving CSRs for, signing certificates of, or attesting ClusterTrustBundles \
+                 of the signer named in `resourceNames` (`example.com/*` names a whole domain)",
+    },
+    AuthorizationOnly {
+        group: "*",
+        resource: "*/finalizers",
+        verbs: &["update"],
+        checker: Checker::Admission(
+            "plugin/pkg/admission/gc (OwnerReferencesPermissionEnforcement)",
+        ),
+        allows: "setting `blockOwnerDeletion` on an ownerReference to the object (in the \
+                 dependent's namespace): foreground deletion of the owner then waits for the \
+                 dependent",
+    },
+    AuthorizationOnly {
+        group: "",
+        resource: "users",
+        verbs: &["impersonate"],
+        checker: Checker::Impersonation,
+        allows: "acting as the named user (`--as`)",
+    },
+    AuthorizationOnly {
+        group: "",
+        resource: "groups",
+        verbs: &["impersonate"],
+        checker: Checker::Impersonation,
+        allows: "acting as a member of the named group (`--as-group`)",
+    },
+    AuthorizationOnly {
+        group: "authentication.k8s.io",
+        resource: "userextras",
+        verbs: &["impersonate"],
+        checker: Checker::Impersonation,
+        allows: "setting an extra field of the impersonated user (`userextras/<key>`)",
+    },
+    AuthorizationOnly {
+        group: "authentication.k8s.io",
+        resource: "uids",
+        verbs: &["impersonate"],
+        checker: Checker::Impersonation,
+        allows: "setting the UID of the impersonated user (`--as-uid`)",
+    },
+];
+
+/// What Kubernetes does with an authorization-only `group`/`resource` (`*/finalizers` covers
+/// every `<resource>/finalizers`, `userextras` every `userextras/<key>`), or `None` for a
+/// served resource.
+pub fn authorization_only(group: &str, resource: &str) -> Option<&'static AuthorizationOnly> {
+    let (base, sub) = split(resource);
+    AUTHORIZATION_ONLY.iter().find(|a| {
+        (a.group == group && a.resource == resource)
+            || (a.resource == "*/finalizers" && sub == Some("finalizers"))
+            || (a.group == group && a.resource == base && base == "userextras")
+    })
+}
+
 /// Groups served by Kubernetes itself. A resource in one of these that is not listed above does
 /// not exist; in any other group it may be a custom resource, so it is given the benefit of the
 /// doubt (namespaced, exists).
@@ -195,12 +404,16 @@ pub fn is_builtin_group(group: &str) -> bool {
     RESOURCES.iter().any(|(g, ..)| *g == group)
 }
 
-/// Whether `group`/`resource` (`pods` or `pods/exec`) is served by Kubernetes.
+/// Whether Kubernetes knows `group`/`resource` (`pods` or `pods/exec`): served, or asked about
+/// by a component. `<resource>/finalizers` exists for every resource (the gc admission plugin
+/// asks about the owner's), `userextras/<key>` for every key (impersonation of extra fields).
 pub fn exists(group: &str, resource: &str) -> bool {
     let (base, sub) = split(resource);
-    RESOURCES
-        .iter()
-        .any(|(g, r, _, subs)| *g == group && *r == base && sub.is_none_or(|s| subs.contains(&s)))
+    RESOURCES.iter().any(|(g, r, _, subs)| {
+        *g == group
+            && *r == base
+            && sub.is_none_or(|s| subs.contains(&s) || s == "finalizers" || *r == "userextras")
+    })
 }
 
 /// Scope of a known resource: `Some(true)` namespaced, `Some(false)` cluster-scoped, `None` unknown
@@ -284,6 +497,36 @@ mod tests {
             suggest("", "serviceAccounts").as_deref(),
             Some("serviceaccounts")
         );
+    }
+
+    #[test]
+    fn authorization_only_resources_exist_and_say_who_asks() {
+        for a in AUTHORIZATION_ONLY.iter().filter(|a| a.group != "*") {
+            assert!(exists(a.group, a.resource), "{} {}", a.group, a.resource);
+            assert!(namespaced(a.group, a.resource).is_some(), "{}", a.resource);
+        }
+        for r in ["nodes/metrics", "nodes/checkpoint", "nodes/configz"] {
+            assert!(exists("", r), "{r}");
+            assert_eq!(namespaced("", r), Some(false));
+        }
+        assert!(exists(
+            "certificates.k8s.io",
+            "certificatesigningrequests/nodeclient"
+        ));
+        assert!(exists("apps", "deployments/finalizers"));
+        assert!(exists("", "services/finalizers"));
+        assert!(exists("authentication.k8s.io", "userextras/scopes"));
+        assert!(!exists("", "nodes/metric"), "still exact");
+        assert!(
+            !exists("apps", "widgets/finalizers"),
+            "the resource must exist"
+        );
+        let a = authorization_only("", "nodes/pods").map(|a| a.checker);
+        assert_eq!(a, Some(Checker::KubeletFineGrained));
+        let a = authorization_only("apps", "deployments/finalizers").map(|a| a.verbs);
+        assert_eq!(a, Some(&["update"][..]));
+        assert!(authorization_only("", "pods/exec").is_none());
+        assert!(authorization_only("", "nodes/proxy").is_none(), "served");
     }
 
     #[test]
