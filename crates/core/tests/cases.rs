@@ -253,4 +253,7 @@ cases! {
     yaml_merge_keys => "yaml-merge-keys",
     yaml_duplicate_keys => "yaml-duplicate-keys",
     yaml_booleans => "yaml-booleans",
+    bootstrap_redefined_role => "bootstrap-redefined-role",
+    bootstrap_system_roles => "bootstrap-system-roles",
+    bootstrap_defaults => "bootstrap-defaults",
 }

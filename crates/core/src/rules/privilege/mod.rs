@@ -8,6 +8,7 @@ pub use escalation_path::escalation_paths;
 
 pub mod bind_verb;
 pub mod broad_group_binding;
+pub mod builtin_role_redefined;
 pub mod caps;
 pub mod cluster_admin_binding;
 #[cfg(test)]
@@ -24,6 +25,7 @@ pub mod pod_mutation;
 pub mod rbac_write;
 pub mod secrets_read;
 pub mod token_creation;
+pub mod unknown_system_role;
 pub mod webhook_write;
 pub mod wildcard_rule;
 pub mod workload_creation_scope;
@@ -49,6 +51,8 @@ pub fn all() -> Vec<&'static dyn Rule> {
         &persistentvolume_create::PersistentVolumeCreate,
         &namespace_write::NamespaceWrite,
         &escalation_path::EscalationPath,
+        &unknown_system_role::UnknownSystemRole,
+        &builtin_role_redefined::BuiltinRoleRedefined,
     ]
 }
 
