@@ -250,6 +250,7 @@ cases! {
     kubeconfig => "kubeconfig",
     kubectl_list_dump => "kubectl-list-dump",
     unrendered_template => "unrendered-template",
+    hidden_power_severities => "hidden-power-severities",
     authorization_subresources => "authorization-subresources",
     yaml_merge_keys => "yaml-merge-keys",
     yaml_duplicate_keys => "yaml-duplicate-keys",

@@ -9,8 +9,9 @@ declare_rule! {
     /// ### What it does
     /// Reports Secrets of `type: kubernetes.io/service-account-token`: legacy, long-lived tokens
     /// for the ServiceAccount named in the `kubernetes.io/service-account.name` annotation.
-    /// Severity is `high` when the ServiceAccount is a runner manager or job identity, or when
-    /// its bindings give it more than harmless reads (any write, a special verb, reading
+    /// Severity is `high` when the ServiceAccount is a runner manager or job identity, when it
+    /// is named like a runner (`runner` in its name) and no binding in the inputs names it, or
+    /// when its bindings give it more than harmless reads (any write, a special verb, reading
     /// secrets, exec/attach/proxy); `medium` otherwise.
     ///
     /// ### Why is this bad
@@ -20,6 +21,10 @@ declare_rule! {
     /// the ServiceAccount's rights until the Secret is deleted. Kubernetes stopped creating them
     /// automatically in 1.24 and cleans up unused ones since 1.29 for exactly this reason.
     ///
+    /// A ServiceAccount named like the runner whose bindings are not in the inputs is judged as
+    /// the runner it is named for: its rights live in another repository or were granted by
+    /// hand, and a runner's rights (creating pods, exec into them, Secrets) are what the token
+    /// hands out. Judging the unseen as harmless would let the token pass for lack of evidence.    ///
     /// ### Example
     /// ```yaml
     /// apiVersion: v1
@@ -100,9 +105,19 @@ fn judge(ctx: &Ctx, id: &Identity) -> (Severity, &'static str) {
         (Severity::High, ", the identity of CI job pods")
     } else if util::identity_beyond_read(ctx.inv, ctx.authz, id) {
         (Severity::High, ", whose bindings allow more than reading")
+    } else if named_like_runner(id) && crate::runner::direct_grants(ctx.authz, id).is_empty() {
+        (
+            Severity::High,
+            ", named like a runner and bound nowhere in the inputs: its rights are unseen, so it is judged as the runner's",
+        )
     } else {
         (Severity::Medium, "")
     }
+}
+
+/// `gitlab-runner`, `runner-deployer`: the name says the account belongs to a runner.
+fn named_like_runner(id: &Identity) -> bool {
+    matches!(id, Identity::ServiceAccount { name, .. } if name.to_ascii_lowercase().contains("runner"))
 }
 
 #[cfg(test)]
@@ -130,6 +145,19 @@ type: kubernetes.io/service-account-token
             f[0].identity.as_deref(),
             Some("system:serviceaccount:ci:deployer")
         );
+    }
+
+    #[test]
+    fn runner_named_account_without_bindings_is_high() {
+        let runner = SECRET.replace("deployer", "gitlab-runner");
+        let f = fires("RG401", &runner);
+        assert_eq!(f[0].severity, Severity::High);
+        assert!(
+            f[0].message.contains("named like a runner"),
+            "{}",
+            f[0].message
+        );
+        // Another account without bindings stays medium (`unbound_sa_token_is_medium...`).
     }
 
     #[test]

@@ -204,7 +204,8 @@ fn rbac_verbs() {
                 "peers/checkov-graph-impersonate-failing-3",
                 ["Role.yaml", "RoleBinding.yaml"]
             ),
-            Some(Severity::Medium),
+            // Impersonating every ServiceAccount of namespace default: high (RG106).
+            Some(Severity::High),
         ),
         (
             case!(

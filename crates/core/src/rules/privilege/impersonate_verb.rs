@@ -8,13 +8,16 @@ declare_rule! {
     /// ### What it does
     /// Reports the `impersonate` verb where it is effective. On `users` or `groups` (only
     /// through a ClusterRoleBinding: they are not namespaced) it is `critical`: the subject can
-    /// act as group `system:masters`. On `serviceaccounts` it is `high` cluster-wide or in
-    /// `kube-system` and `medium` in one namespace. Impersonation limited by `resourceNames` is
-    /// `medium`, except of group `system:masters`.
+    /// act as group `system:masters`. On `serviceaccounts` it is `high`, cluster-wide or in one
+    /// namespace. Impersonation limited by `resourceNames` is `medium`, except of group
+    /// `system:masters`.
     ///
     /// ### Why is this bad
     /// `kubectl --as=anyone --as-group=system:masters` turns impersonation of groups into
-    /// cluster-admin. Impersonating ServiceAccounts gives their rights without their tokens.
+    /// cluster-admin. Impersonating ServiceAccounts gives their rights without their tokens,
+    /// and the audit log records the ServiceAccount. One namespace is not a limit: its
+    /// ServiceAccounts include deployers and operators whose ClusterRoleBindings live
+    /// elsewhere, so every right any of them holds anywhere in the cluster is the subject's.
     ///
     /// ### Example
     /// ```yaml
@@ -91,9 +94,10 @@ pub(crate) fn assess(ctx: &Ctx, site: &Site) -> Option<Cap> {
             help,
         }
     } else if !sas.is_empty() {
+        // High in one namespace too: its ServiceAccounts may hold cluster-wide rights.
         Cap {
-            severity: site.pick(Severity::High, Severity::Medium),
-            what: format!("impersonate every ServiceAccount {scope} and use its rights"),
+            severity: Severity::High,
+            what: format!("impersonate every ServiceAccount {scope} and use its rights, wherever they are granted"),
             power: format!("impersonate-sa@{}", site.scope_key()),
             help,
         }
@@ -140,7 +144,11 @@ mod tests {
             "[\"impersonate\"]",
         );
         let f = fires(CODE, &bound("Role", "default", &r));
-        assert_eq!(f[0].severity, Severity::Medium);
+        assert_eq!(
+            f[0].severity,
+            Severity::High,
+            "one namespace's ServiceAccounts"
+        );
         assert!(f[0].message.contains("ServiceAccount"));
         silent(
             CODE,

@@ -7,15 +7,21 @@ use crate::rules::{Rule, RuleMeta};
 declare_rule! {
     /// ### What it does
     /// Reports `get`, `list` or `watch` on every Secret (not restricted by `resourceNames`):
-    /// `high` cluster-wide or in `kube-system`, `medium` in one namespace. A runner manager's
-    /// `get` in its job namespaces is what it needs and is not reported; `list` and `watch`
-    /// there are.
+    /// `high` cluster-wide, in `kube-system`, or when the subject is a broad group
+    /// (`system:serviceaccounts:<namespace>`, `system:serviceaccounts`, `system:authenticated`,
+    /// `system:unauthenticated`); `medium` for one identity in one namespace. A runner
+    /// manager's `get` in its job namespaces is what it needs and is not reported; `list` and
+    /// `watch` there are.
     ///
     /// ### Why is this bad
     /// Secrets hold registry credentials, TLS keys, cloud keys and ServiceAccount tokens. `list`
     /// and `watch` return every Secret's data, not just names. Reading every Secret of a
     /// namespace means acting as every ServiceAccount whose legacy token lives there.
     ///
+    /// A broad group is every pod's identity: bound to `system:serviceaccounts:ci`, every pod
+    /// in namespace `ci` (every CI job, whatever ServiceAccount the runner gives it) reads the
+    /// runner's registry credentials, the deploy keys and every other Secret there. One
+    /// namespace is not a narrow grant when everyone in it holds it.    ///
     /// ### Example
     /// ```yaml
     /// kind: ClusterRole
@@ -64,8 +70,15 @@ pub(crate) fn assess(ctx: &Ctx, site: &Site) -> Option<Cap> {
             caps::remove_help(site, &reqs)
         )
     };
+    // Every pod of the namespace (all CI jobs) carries a broad group: no narrow grant.
+    let broad = site.identity().is_some_and(|id| id.is_broad_group());
+    let severity = if broad {
+        Severity::High
+    } else {
+        site.pick(Severity::High, Severity::Medium)
+    };
     Some(Cap {
-        severity: site.pick(Severity::High, Severity::Medium),
+        severity,
         what: format!("read every Secret {} ({verbs})", site.scope_text()),
         power: format!("secrets-read@{}", site.scope_key()),
         help,
@@ -96,6 +109,24 @@ mod tests {
         assert_eq!(f[0].severity, Severity::Medium);
         let f = fires(CODE, &bound("Role", "kube-system", READ));
         assert_eq!(f[0].severity, Severity::High);
+    }
+
+    #[test]
+    fn broad_group_in_one_namespace_is_high() {
+        let to = |subject: &str| {
+            crate::rules::privilege::caps::fixture::subject_bound("Role", "ci", READ, subject)
+        };
+        let f = fires(
+            CODE,
+            &to("- kind: Group\n  name: system:serviceaccounts:ci"),
+        );
+        assert_eq!(f[0].severity, Severity::High);
+        assert_eq!(
+            f[0].identity.as_deref(),
+            Some("group:system:serviceaccounts:ci")
+        );
+        let f = fires(CODE, &to("- kind: Group\n  name: developers"));
+        assert_eq!(f[0].severity, Severity::Medium, "an ordinary group");
     }
 
     #[test]
