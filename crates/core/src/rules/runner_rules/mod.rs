@@ -15,6 +15,7 @@ pub mod missing_permission;
 pub mod namespace_overwrite;
 pub mod pod_spec_patch;
 pub mod privileged_jobs;
+pub mod sensitive_job_namespace;
 pub mod service_account_overwrite;
 mod util;
 
@@ -33,6 +34,7 @@ pub fn all() -> Vec<&'static dyn Rule> {
         &pod_spec_patch::PodSpecPatch,
         &host_path_mount::HostPathMount,
         &default_service_account::DefaultServiceAccount,
+        &sensitive_job_namespace::SensitiveJobNamespace,
         &bearer_token_in_config::BearerTokenInConfig,
     ]
 }
