@@ -250,6 +250,7 @@ cases! {
     kubeconfig => "kubeconfig",
     kubectl_list_dump => "kubectl-list-dump",
     unrendered_template => "unrendered-template",
+    namespace_assumed => "namespace-assumed",
     sensitive_namespace => "sensitive-namespace",
     hidden_power_severities => "hidden-power-severities",
     authorization_subresources => "authorization-subresources",

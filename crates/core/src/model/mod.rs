@@ -7,11 +7,13 @@
 mod extract;
 mod helm;
 mod kubeconfig;
+mod namespaces;
 mod string_map;
 mod workload;
 
 pub use extract::build;
 pub use kubeconfig::Kubeconfig;
+pub use namespaces::{assume as assume_namespaces, Assumed, AssumedNamespace};
 pub use string_map::StringMap;
 pub use workload::Workload;
 
@@ -294,6 +296,8 @@ pub struct Inventory {
     pub helm_values: Vec<helm::HelmValues>,
     /// Keys a YAML mapping sets twice; the inventory holds the value kubectl applies.
     pub duplicate_keys: Vec<DuplicateKey>,
+    /// Namespaces the inputs leave to kubectl's context, as [`assume_namespaces`] filled them.
+    pub assumed_namespaces: Vec<AssumedNamespace>,
     pub documents: usize,
     pub objects: usize,
     pub skipped: BTreeMap<String, usize>,
@@ -315,6 +319,7 @@ impl Inventory {
             kubeconfigs,
             mut helm_values,
             duplicate_keys,
+            assumed_namespaces,
             documents,
             objects,
             skipped,
@@ -335,6 +340,7 @@ impl Inventory {
         append_vec(&mut self.kubeconfigs, kubeconfigs);
         append_vec(&mut self.helm_values, helm_values);
         append_vec(&mut self.duplicate_keys, duplicate_keys);
+        append_vec(&mut self.assumed_namespaces, assumed_namespaces);
         append_vec(&mut self.errors, errors);
         self.documents += documents;
         self.objects += objects;

@@ -12,6 +12,7 @@ pub mod kubeconfig_credentials;
 pub mod kubeconfig_exec_plugin;
 pub mod legacy_token_secret;
 pub mod long_projected_token;
+pub mod namespace_assumed;
 pub mod nonexistent_resource;
 pub mod service_account_reuse;
 pub mod unknown_verb;
@@ -32,5 +33,6 @@ pub fn all() -> Vec<&'static dyn Rule> {
         &ineffective_rule::IneffectiveRule,
         &unknown_verb::UnknownVerb,
         &invalid_roleref_apigroup::InvalidRolerefApigroup,
+        &namespace_assumed::NamespaceAssumed,
     ]
 }
