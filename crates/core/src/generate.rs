@@ -83,6 +83,18 @@ pub enum GenerateFormat {
     Helm,
 }
 
+/// What to do about feature flags a job can set (those `[runners.feature_flags]` does not pin:
+/// gitlab-runner common/build_settings.go `populateFeatureFlags` lets a job variable set them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobFlags {
+    /// Assume the runner pins them off: print the `[runners.feature_flags]` block that does.
+    #[default]
+    Pin,
+    /// Grant what each job-settable flag needs where the runner fails the job without it.
+    Grant,
+}
+
 /// What to generate. Every field is optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -112,6 +124,13 @@ pub struct GenerateRequest {
     pub job_service_account: Option<String>,
     #[serde(default)]
     pub format: GenerateFormat,
+    /// Job-settable feature flags: pin them (default) or grant what they need.
+    #[serde(default)]
+    pub job_flags: JobFlags,
+    /// Add the verbs GitLab's docs list but the runner never sends, each with a comment
+    /// saying so (off by default: least privilege).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub include_documented: bool,
 }
 
 /// One generated rule, for hosts that render their own view.
@@ -218,7 +237,53 @@ struct Plan {
     /// `None`: any namespace (`namespace_per_job`).
     job_namespaces: Option<Vec<String>>,
     explicit_features: Vec<String>,
+    /// Job-settable flags the output assumes pinned off (`JobFlags::Pin`).
+    pinned: Vec<&'static str>,
     notes: Vec<String>,
+}
+
+/// The flags a job could set whose needs fail jobs without them, in table order.
+fn job_settable(r: &Runner) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for j in &r.job_flags {
+        if !out.contains(&j.flag) {
+            out.push(j.flag);
+        }
+    }
+    out
+}
+
+/// The rule comment for what a job-settable flag needs.
+fn job_flag_label(flag: &str) -> &'static str {
+    match flag {
+        f::LEGACY_EXEC => "a job may set FF_USE_LEGACY_KUBERNETES_EXECUTION_STRATEGY (not pinned)",
+        f::HONOR_ENTRYPOINT => "a job may set FF_KUBERNETES_HONOR_ENTRYPOINT (not pinned)",
+        f::PRINT_POD_EVENTS => "a job may set FF_PRINT_POD_EVENTS (not pinned)",
+        f::WAIT_REACHABLE => "a job may set FF_WAIT_FOR_POD_TO_BE_REACHABLE (not pinned)",
+        f::CONCRETE => "a job may set FF_CONCRETE (not pinned)",
+        f::SUSPENDABLE => "a job may set FF_SUSPENDABLE_ENVIRONMENTS (not pinned)",
+        f::RETRIEVE_WARNING_EVENTS => "a job may set FF_RETRIEVE_POD_WARNING_EVENTS (not pinned)",
+        _ => "a job may set a feature flag [runners.feature_flags] does not pin",
+    }
+}
+
+/// What the output grants: the runner's needs, what job-settable flags need (`JobFlags::Grant`),
+/// and the documented-but-never-sent verbs when asked.
+fn granted_needs(r: &Runner, req: &GenerateRequest) -> Vec<Need> {
+    let mut out = r.needs.clone();
+    if req.job_flags == JobFlags::Grant {
+        out.extend(r.job_flags.iter().map(|j| Need {
+            feature: job_flag_label(j.flag),
+            ..j.need.clone()
+        }));
+    }
+    if req.include_documented {
+        out.extend(r.documented.iter().map(|n| Need {
+            feature: "documented by GitLab, never sent by the runner",
+            ..n.clone()
+        }));
+    }
+    out
 }
 
 fn plan(req: &GenerateRequest) -> Result<Plan, Vec<FileError>> {
@@ -387,6 +452,15 @@ fn plan(req: &GenerateRequest) -> Result<Plan, Vec<FileError>> {
         Some(r) => r,
         None => {
             settings.runner_identities = vec![format!("{manager_ns}/{manager_sa}")];
+            // The output names the job ServiceAccount for `service_account` in config.toml, so
+            // the resource check (when on) looks it up.
+            if !settings
+                .features
+                .iter()
+                .any(|x| normalize_feature(x).0 == f::SERVICE_ACCOUNT)
+            {
+                settings.features.insert(f::SERVICE_ACCOUNT.to_string());
+            }
             let inv = crate::model::Inventory::default();
             let az = Authz::build(&inv);
             let mut model = runner::build(&inv, &az, &settings);
@@ -425,7 +499,13 @@ fn plan(req: &GenerateRequest) -> Result<Plan, Vec<FileError>> {
                 .to_string(),
         );
     }
-    let explicit_features = explicit_features(&runner.features, version);
+    let mut explicit_features = explicit_features(&runner.features, version);
+    let pinned = match req.job_flags {
+        JobFlags::Pin => job_settable(&runner),
+        JobFlags::Grant => Vec::new(),
+    };
+    // The gate's settings say a flag is pinned with `FF_X=false`.
+    explicit_features.extend(pinned.iter().map(|f| format!("{f}=false")));
     Ok(Plan {
         version,
         runner,
@@ -434,6 +514,7 @@ fn plan(req: &GenerateRequest) -> Result<Plan, Vec<FileError>> {
         job_sa,
         job_namespaces,
         explicit_features,
+        pinned,
         notes,
     })
 }
@@ -636,13 +717,12 @@ pub fn generate(req: &GenerateRequest) -> GenerateResponse {
         }
     };
     let r = &p.runner;
-    let namespaced: Vec<&Need> = r
-        .needs
+    let needs = granted_needs(r, req);
+    let namespaced: Vec<&Need> = needs
         .iter()
         .filter(|n| n.scope == NeedScope::Namespaced)
         .collect();
-    let cluster: Vec<&Need> = r
-        .needs
+    let cluster: Vec<&Need> = needs
         .iter()
         .filter(|n| n.scope == NeedScope::Cluster)
         .collect();
@@ -660,8 +740,7 @@ pub fn generate(req: &GenerateRequest) -> GenerateResponse {
     resp.job_namespaces = p.job_namespaces.clone().unwrap_or_default();
     resp.cluster_wide = cluster_feature.clone();
     resp.notes = p.notes.clone();
-    resp.rules = r
-        .needs
+    resp.rules = needs
         .iter()
         .map(|n| GeneratedRule {
             scope: match n.scope {
@@ -677,6 +756,12 @@ pub fn generate(req: &GenerateRequest) -> GenerateResponse {
             breaks: n.breaks.to_string(),
         })
         .collect();
+    if !p.pinned.is_empty() {
+        resp.notes.push(format!(
+            "jobs can set feature flags the runner's config does not pin; the RBAC assumes {} pinned off: add the [runners.feature_flags] block from the header to config.toml, or generate with job flags granted",
+            p.pinned.join(", ")
+        ));
+    }
     if per_job {
         resp.notes.push("namespace_per_job: job pods run as the `default` ServiceAccount of each new namespace (no job ServiceAccount can be created ahead); set `automount_service_account_token = false` in [runners.kubernetes] so they get no token".to_string());
     }
@@ -720,8 +805,21 @@ fn header(p: &Plan, gate: &str, what: &str) -> String {
         ),
         None => "jobs run in a new namespace each (namespace_per_job)".to_string(),
     };
+    let pins = if p.pinned.is_empty() {
+        String::new()
+    } else {
+        let block: String = p
+            .pinned
+            .iter()
+            .map(|f| format!("  {f} = false\n"))
+            .collect();
+        format!(
+            "# A job can turn on any feature flag the runner's config does not pin; this RBAC does not\n# grant what these need, so pin them in config.toml, [[runners]]:\n{}",
+            comment_block(&format!("[runners.feature_flags]\n{block}"))
+        )
+    };
     format!(
-        "# {what} generated by rbac-gate {} for {}.\n# Runner manager: ServiceAccount `{}/{}`; {jobs}.\n# Every rule names the feature that needs it. The manifests do not say which features\n# the runner uses: check them with this .rbac-gate.yaml next to them (`rbac-gate check`):\n{}",
+        "# {what} generated by rbac-gate {} for {}.\n# Runner manager: ServiceAccount `{}/{}`; {jobs}.\n# Every rule names the feature that needs it. The manifests do not say which features\n# the runner uses: check them with this .rbac-gate.yaml next to them (`rbac-gate check`):\n{}{pins}",
         crate::POLICY_VERSION,
         profile(p),
         p.manager_ns,
@@ -949,5 +1047,120 @@ mod tests {
         assert!(r.text.contains("kind: ClusterRoleBinding"));
         assert!(r.text.contains("rbac-gate.dev/justification"));
         assert!(r.jobs.is_none());
+    }
+
+    fn grants(r: &GenerateResponse, resource: &str, verb: &str) -> bool {
+        r.rules
+            .iter()
+            .any(|x| x.resource == resource && x.verbs.iter().any(|v| v == verb))
+    }
+
+    fn with(version: &str, features: &[&str]) -> GenerateResponse {
+        let r = generate(&GenerateRequest {
+            runner_version: Some(version.into()),
+            features: features.iter().map(|s| s.to_string()).collect(),
+            ..GenerateRequest::default()
+        });
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        r
+    }
+
+    /// kubernetes.go setupPodLegacy -> captureContainerLogs returns the error (v19.3.0).
+    #[test]
+    fn legacy_with_honor_entrypoint_on_18() {
+        let r = with("18.5", &[f::LEGACY_EXEC, f::HONOR_ENTRYPOINT]);
+        assert!(grants(&r, "pods/log", "get"), "{}", r.text);
+        assert!(grants(&r, "pods", "watch"), "{}", r.text);
+        assert!(!grants(&r, "pods/attach", "create"));
+    }
+
+    /// Concrete runs the job through exec (19.2+).
+    #[test]
+    fn concrete_grants_no_attach() {
+        let r = with("19.3", &[f::CONCRETE]);
+        assert!(
+            !r.rules.iter().any(|x| x.resource == "pods/attach"),
+            "{}",
+            r.text
+        );
+        assert!(grants(&r, "pods/log", "get"));
+    }
+
+    #[test]
+    fn the_default_grants_only_what_is_sent() {
+        let r = with("19.3", &[]);
+        for (resource, verb) in [
+            ("pods/exec", "get"),
+            ("pods/exec", "patch"),
+            ("pods/exec", "delete"),
+            ("pods/attach", "get"),
+            ("pods/attach", "patch"),
+            ("pods/attach", "delete"),
+            ("pods/log", "list"),
+        ] {
+            assert!(
+                !grants(&r, resource, verb),
+                "{resource} {verb}:\n{}",
+                r.text
+            );
+        }
+        assert!(grants(
+            &with("19.3", &[f::SESSION_SERVER]),
+            "pods/exec",
+            "get"
+        ));
+        // Asked for, the documented verbs come with a comment saying they are never sent.
+        let doc = generate(&GenerateRequest {
+            include_documented: true,
+            ..GenerateRequest::default()
+        });
+        assert!(grants(&doc, "pods/exec", "patch") && grants(&doc, "pods/attach", "get"));
+        assert!(
+            doc.text
+                .contains("# documented by GitLab, never sent by the runner"),
+            "{}",
+            doc.text
+        );
+    }
+
+    /// common/build_settings.go populateFeatureFlags: unpinned flags are the job's to set.
+    #[test]
+    fn job_settable_flags_are_pinned_or_granted() {
+        let pin = with("19.3", &[]);
+        assert!(!grants(&pin, "events", "watch"));
+        assert!(
+            pin.text
+                .contains("#   [runners.feature_flags]\n#     FF_KUBERNETES_HONOR_ENTRYPOINT = false\n#     FF_PRINT_POD_EVENTS = false\n"),
+            "{}",
+            pin.text
+        );
+        assert!(
+            pin.gate_config.contains("\"FF_PRINT_POD_EVENTS=false\""),
+            "{}",
+            pin.gate_config
+        );
+        let grant = generate(&GenerateRequest {
+            job_flags: JobFlags::Grant,
+            ..GenerateRequest::default()
+        });
+        assert!(grants(&grant, "events", "watch"), "{}", grant.text);
+        assert!(grants(&grant, "pods/log", "get"));
+        assert!(
+            grant.text.contains(
+                "# a job may set FF_PRINT_POD_EVENTS (not pinned); without it: jobs fail"
+            ),
+            "{}",
+            grant.text
+        );
+        assert!(!grant.text.contains("[runners.feature_flags]"));
+        assert!(
+            !grant.gate_config.contains("=false"),
+            "{}",
+            grant.gate_config
+        );
+        // A flag the config turns on is the runner's, not a job's.
+        let on = with("19.3", &[f::PRINT_POD_EVENTS]);
+        assert!(grants(&on, "events", "watch"));
+        assert!(!on.text.contains("FF_PRINT_POD_EVENTS = false"));
     }
 }

@@ -5,7 +5,7 @@
 //! report no needed permission missing.
 
 use rbac_gate_core::generate::{
-    generate, GenerateFormat, GenerateRequest, GenerateResponse, FEATURES,
+    generate, GenerateFormat, GenerateRequest, GenerateResponse, JobFlags, FEATURES,
 };
 use rbac_gate_core::report::{Report, Severity};
 use rbac_gate_core::{check, Options, Source};
@@ -123,6 +123,38 @@ fn missing_needs(resp: &GenerateResponse) -> Option<String> {
     (!out.is_empty()).then(|| format!("needs not generated: {}", out.join(", ")))
 }
 
+/// The rules of a response that grant a call the needs table does not say the runner makes
+/// for it: the runner's needs, plus what job-settable flags need when they are granted.
+fn extra_rules(req: &GenerateRequest, resp: &GenerateResponse) -> Option<String> {
+    use rbac_gate_core::runner::{permissions, NeedScope};
+    let version = rbac_gate_core::settings::parse_version(&resp.runner_version)?;
+    let features = resp.features.iter().cloned().collect();
+    let mut allowed = permissions::needs_for(version, &features);
+    if req.job_flags == JobFlags::Grant {
+        let none = std::collections::BTreeSet::new();
+        allowed.extend(
+            permissions::job_flag_needs(version, &features, &none)
+                .into_iter()
+                .map(|j| j.need),
+        );
+    }
+    let mut out = Vec::new();
+    for rule in &resp.rules {
+        for verb in &rule.verbs {
+            let said = allowed.iter().any(|n| {
+                n.group == rule.api_group
+                    && n.resource == rule.resource
+                    && n.verbs.iter().any(|v| v == verb)
+                    && (rule.scope == "cluster") == (n.scope == NeedScope::Cluster)
+            });
+            if !said {
+                out.push(format!("{}/{} {verb}", rule.api_group, rule.resource));
+            }
+        }
+    }
+    (!out.is_empty()).then(|| format!("granted beyond the needs table: {}", out.join(", ")))
+}
+
 /// Every subset of the feature names (print_pod_warning_events, on by default, is turned off
 /// when "chosen").
 fn combination(mask: u32) -> Vec<String> {
@@ -141,6 +173,16 @@ fn combination(mask: u32) -> Vec<String> {
 }
 
 fn sweep(versions: &[&str], formats: &[GenerateFormat], masks: &[u32], job_namespaces: &[&str]) {
+    sweep_with(versions, formats, masks, job_namespaces, JobFlags::Pin);
+}
+
+fn sweep_with(
+    versions: &[&str],
+    formats: &[GenerateFormat],
+    masks: &[u32],
+    job_namespaces: &[&str],
+    job_flags: JobFlags,
+) {
     let threads = std::thread::available_parallelism()
         .map_or(4, |n| n.get())
         .min(16);
@@ -166,11 +208,13 @@ fn sweep(versions: &[&str], formats: &[GenerateFormat], masks: &[u32], job_names
                         features: combination(*mask),
                         format: *format,
                         job_namespaces: job_namespaces.iter().map(|s| s.to_string()).collect(),
+                        job_flags,
                         ..GenerateRequest::default()
                     };
                     let resp = generate(&req);
-                    // Every combination: each need of the runner it describes is generated.
-                    let missing = missing_needs(&resp);
+                    // Every combination: each need of the runner it describes is generated,
+                    // and nothing the needs table does not say the runner's code calls.
+                    let missing = missing_needs(&resp).or_else(|| extra_rules(&req, &resp));
                     // The checker sees the features only through the needs they imply (and the
                     // cluster scope), so combinations whose RBAC is identical apart from the
                     // comments are checked once.
@@ -247,6 +291,50 @@ fn masks_over(names: &[&str]) -> Vec<u32> {
         .collect()
 }
 
+/// Job-settable flags granted instead of pinned: every version where a flag's needs change.
+#[test]
+fn job_settable_flags_granted() {
+    let masks = masks_over(&[
+        "namespace_per_job",
+        "session_server",
+        "FF_USE_LEGACY_KUBERNETES_EXECUTION_STRATEGY",
+        "FF_KUBERNETES_HONOR_ENTRYPOINT",
+        "FF_PRINT_POD_EVENTS",
+        "FF_CONCRETE",
+    ]);
+    sweep_with(
+        &[
+            "16.4", "16.5", "17.3", "17.4", "17.8", "17.9", "19.1", "19.2", "19.3",
+        ],
+        &[GenerateFormat::Manifests],
+        &masks,
+        &[],
+        JobFlags::Grant,
+    );
+}
+
+/// The "no more" check can fail: the documented verbs are beyond what the code sends.
+#[test]
+fn documented_verbs_are_beyond_the_table() {
+    let req = GenerateRequest {
+        include_documented: true,
+        ..GenerateRequest::default()
+    };
+    let extra = extra_rules(&req, &generate(&req)).unwrap_or_default();
+    assert!(extra.contains("/pods/exec patch"), "{extra}");
+    let req = GenerateRequest {
+        features: vec!["resource_availability_check".into()],
+        ..GenerateRequest::default()
+    };
+    let resp = generate(&req);
+    assert!(
+        resp.rules.iter().any(|r| r.resource == "serviceaccounts"),
+        "the generated config names a job ServiceAccount: {}",
+        resp.text
+    );
+    assert_eq!(extra_rules(&req, &resp), None);
+}
+
 #[test]
 fn older_runner_versions() {
     // Every version where the needs table changes, with the features that matter before 18.11.
@@ -264,7 +352,8 @@ fn older_runner_versions() {
     sweep(
         &[
             "12.8", "12.9", "13.12", "14.0", "15.0", "15.1", "15.7", "15.8", "16.2", "16.5",
-            "17.1", "17.2", "17.8", "17.9", "18.0", "18.10", "18.11", "19.0",
+            "17.1", "17.2", "17.3", "17.4", "17.8", "17.9", "18.0", "18.10", "18.11", "19.0",
+            "19.2", "19.4",
         ],
         &[GenerateFormat::Manifests],
         &masks,
