@@ -11,8 +11,9 @@ declare_rule! {
     /// CI component sets to the merge request's target branch), compares it with the config the
     /// merge request proposes and reports everything the change loosens: a rule disabled, a
     /// severity lowered, a new or longer exception, a higher `fail-on`, justification
-    /// annotations allowed further, or runner identities and features changed. Each finding
-    /// points at the line of the proposed config that loosens.
+    /// annotations allowed further, runner identities and features changed, a namespace taken
+    /// off `sensitive-namespaces` or `default-namespace` changed. Each finding points at the
+    /// line of the proposed config that loosens.
     ///
     /// ### Why is this bad
     /// The merge request is what the gate judges. If the same merge request could rewrite the
@@ -214,6 +215,27 @@ pub fn loosenings(trusted: &Settings, proposed: &Settings) -> Vec<Loosening> {
             "runner/version".into(),
         );
     }
+    for namespace in trusted
+        .sensitive_namespaces
+        .difference(&proposed.sensitive_namespaces)
+    {
+        // Removed from the list: the line is gone, so the finding points at the key.
+        push(
+            "sensitive-namespaces".into(),
+            format!("removes `{namespace}` from `sensitive-namespaces`, so jobs there no longer count as critical"),
+            format!("sensitive-namespaces/{namespace}"),
+        );
+    }
+    if proposed.default_namespace != trusted.default_namespace {
+        push(
+            "default-namespace".into(),
+            format!(
+                "changes `default-namespace` from {} to {}, which moves every object written without a namespace",
+                trusted.default_namespace, proposed.default_namespace
+            ),
+            "default-namespace".into(),
+        );
+    }
     for feature in proposed.features.difference(&trusted.features) {
         push(
             format!("runner/features/{feature}"),
@@ -365,6 +387,22 @@ mod tests {
     fn a_change_that_only_tightens_passes() {
         let tighter = "fail-on: medium\ndisable: []\nseverity:\n  RG104: critical\njustifications:\n  allowed: false\n";
         let r = run(Some(TRUSTED), Some(tighter));
+        assert!(changes(&r).is_empty(), "{:?}", changes(&r));
+    }
+
+    #[test]
+    fn namespace_settings_count_as_loosening_when_they_drop_or_move_a_namespace() {
+        let trusted = "sensitive-namespaces: [platform, ops]\n";
+        let r = run(
+            Some(trusted),
+            Some("sensitive-namespaces: [platform]\ndefault-namespace: ci\n"),
+        );
+        let found = changes(&r);
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert!(found[0].1.contains("removes `ops`") || found[1].1.contains("removes `ops`"));
+        assert!(found.iter().any(|(line, m)| *line == 2 && m.contains("default-namespace")));
+        // Adding a sensitive namespace only tightens.
+        let r = run(Some(trusted), Some("sensitive-namespaces: [platform, ops, ci]\n"));
         assert!(changes(&r).is_empty(), "{:?}", changes(&r));
     }
 
