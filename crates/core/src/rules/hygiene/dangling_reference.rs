@@ -9,9 +9,9 @@ use crate::rules::{Rule, RuleMeta};
 declare_rule! {
     /// ### What it does
     /// Reports bindings whose `roleRef` cannot work:
-    /// * it names a Role or ClusterRole that is not in the inputs and is not built in
-    ///   (`cluster-admin`, `admin`, `edit`, `view` are shipped with the tool; every other
-    ///   `system:*` ClusterRole exists in every cluster and counts as present);
+    /// * it names a Role or ClusterRole that is not in the inputs and is not built in (the
+    ///   tool ships Kubernetes' whole bootstrap policy; a `system:` name it does not know is
+    ///   `unknown-system-role`, RG118, instead);
     /// * a ClusterRoleBinding refers to a `Role` (the API server rejects it);
     /// * `roleRef.kind` is neither `Role` nor `ClusterRole`.
     ///
