@@ -3,7 +3,9 @@
 use super::{call, print_errors, read_manifests};
 use crate::cli::{print_stdout, Evaluator, EXIT_ERROR};
 use clap::Args;
-use rbac_gate_core::generate::{GenerateFormat, GenerateRequest, GenerateResponse, FEATURES};
+use rbac_gate_core::generate::{
+    GenerateFormat, GenerateRequest, GenerateResponse, JobFlags, FEATURES,
+};
 use serde::Serialize;
 
 #[derive(Args, Debug)]
@@ -41,6 +43,15 @@ pub struct GenerateArgs {
     /// Output: manifests (YAML), helm (chart values), json (everything, for tools).
     #[arg(long, short = 'f', value_parser = ["manifests", "helm", "json"], default_value = "manifests")]
     format: String,
+
+    /// Feature flags a job can set (those config.toml does not pin in [runners.feature_flags]):
+    /// `pin` prints the block that pins them off; `grant` grants what they need.
+    #[arg(long, value_parser = ["pin", "grant"], default_value = "pin")]
+    job_flags: String,
+
+    /// Also grant the verbs GitLab's docs list but the runner never sends (commented as such).
+    #[arg(long)]
+    include_documented: bool,
 
     /// With --format json: the values (or manifests) as Helm values.
     #[arg(long, hide = true)]
@@ -80,6 +91,12 @@ pub(crate) fn run(args: &GenerateArgs, evaluator: &Evaluator) -> Result<i32, Str
         } else {
             GenerateFormat::Manifests
         },
+        job_flags: if args.job_flags == "grant" {
+            JobFlags::Grant
+        } else {
+            JobFlags::Pin
+        },
+        include_documented: args.include_documented,
     };
     let response: GenerateResponse = call(
         evaluator,
