@@ -118,9 +118,13 @@ function writeFiles(dir, files) {
 /**
  * A throwaway git repository shaped like a GitLab project: `base` committed on main (the
  * merge request's target branch, also published as origin/main), then `change` committed on
- * branch `feature` (the merge request's source branch).
+ * branch `feature` (the merge request's source branch). The change commit can also hold
+ * `links` ({ path: target }, committed as symlinks) and `forceAdd` paths (files of `change`
+ * that a .gitignore lists, added with `git add -f`). `baseSha` is the target branch's commit.
  */
-export function makeRepo({ base = {}, change = {}, remote = "git@gitlab.example.com:acme/platform.git" }) {
+export function makeRepo({
+    base = {}, change = {}, links = {}, forceAdd = [], remote = "git@gitlab.example.com:acme/platform.git",
+}) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rbac-gate-component-"));
     git(dir, "init", "-q", "-b", "main");
     writeFiles(dir, { "README.md": "# test project\n", ...base });
@@ -130,12 +134,22 @@ export function makeRepo({ base = {}, change = {}, remote = "git@gitlab.example.
     git(dir, "update-ref", "refs/remotes/origin/main", "main");
     git(dir, "symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/main");
     git(dir, "checkout", "-q", "-b", "feature");
-    if (Object.keys(change).length) {
+    if (Object.keys(change).length || Object.keys(links).length) {
         writeFiles(dir, change);
+        for (const [name, target] of Object.entries(links)) {
+            fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+            fs.symlinkSync(target, path.join(dir, name));
+        }
         git(dir, "add", "-A");
+        if (forceAdd.length) git(dir, "add", "-f", "--", ...forceAdd);
         git(dir, "commit", "-q", "-m", "change");
     }
-    return { dir, sha: git(dir, "rev-parse", "HEAD"), cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+    return {
+        dir,
+        sha: git(dir, "rev-parse", "HEAD"),
+        baseSha: git(dir, "rev-parse", "main"),
+        cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
+    };
 }
 
 /** Variables of a merge request pipeline (gitlab-ci-local sets none of them itself). */
