@@ -203,6 +203,16 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn emit(&self, out: &mut Vec<Finding>, mut d: Draft) {
+        // Rules quote names and values from the inputs; none of them may carry a credential
+        // (a URL's userinfo, a `--password` argument) into a report or a fingerprint.
+        for text in [&mut d.message, &mut d.help, &mut d.key]
+            .into_iter()
+            .chain(d.object.iter_mut())
+            .chain(d.identity.iter_mut())
+            .chain(d.steps.iter_mut())
+        {
+            crate::redact::in_place(text);
+        }
         // Messages are built by pushing and formatting, which leaves spare capacity (a third
         // of the text, measured); a report may hold 100,000 findings until it is rendered.
         d.message.shrink_to_fit();

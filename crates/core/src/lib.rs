@@ -12,6 +12,7 @@ pub mod context;
 pub mod explain_error;
 pub mod generate;
 pub mod model;
+pub mod redact;
 pub mod render;
 pub mod report;
 pub mod rules;

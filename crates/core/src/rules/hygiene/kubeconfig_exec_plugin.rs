@@ -46,10 +46,13 @@ impl Rule for KubeconfigExecPlugin {
     fn check(&self, ctx: &Ctx, out: &mut Vec<Finding>) {
         for kc in &ctx.inv.kubeconfigs {
             for (user, command, loc) in &kc.exec_plugins {
-                let shown = if command.is_empty() {
+                // A command line written into `command` may carry a password or a URL with
+                // one: the message and the fingerprint see it redacted.
+                let redacted = crate::redact::text(command);
+                let shown: &str = if command.is_empty() {
                     "(no command)"
                 } else {
-                    command
+                    &redacted
                 };
                 let absolute = command.starts_with('/');
                 let path_note = if absolute {
@@ -79,7 +82,7 @@ impl Rule for KubeconfigExecPlugin {
                         ),
                     )
                     .object(format!("kubeconfig user {user}"))
-                    .key(format!("exec:{command}"));
+                    .key(format!("exec:{redacted}"));
                 ctx.emit(out, d);
             }
         }
@@ -108,6 +111,33 @@ users:
         assert_eq!(f[0].line, 8);
         assert!(f[0].message.contains("`aws`"));
         assert!(f[0].message.contains("PATH"));
+    }
+
+    #[test]
+    fn a_secret_in_the_command_is_not_quoted() {
+        let f = fires(
+            "RG406",
+            "apiVersion: v1
+kind: Config
+users:
+- name: ci
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: get-token --password Cmd7Pw --server https://u:Cmd8Pw@k8s.example.com
+",
+        );
+        for text in [&f[0].message, &f[0].help] {
+            assert!(
+                !text.contains("Cmd7Pw") && !text.contains("Cmd8Pw"),
+                "{text}"
+            );
+            assert!(
+                text.contains("https://[REDACTED]@k8s.example.com"),
+                "{text}"
+            );
+        }
+        assert_eq!(f[0].line, 8);
     }
 
     #[test]
