@@ -473,6 +473,8 @@ fn check(args: &CheckArgs, evaluator: &Evaluator, timings: bool) -> Result<i32, 
     };
     report.policy.sha256 = evaluator.sha256();
     enforce_invariants(&mut report, &sources);
+    // No format may print a credential a message quotes (URL userinfo, `--password X`).
+    crate::redact::redact_report(&mut report);
     for warning in quoted.read_again(&mut sources, &collected.files, max_file_size) {
         eprintln!("rbac-gate: warning: {warning}");
     }

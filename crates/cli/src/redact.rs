@@ -10,12 +10,22 @@
 //!   `secret`, `*-key`, ...) and of `data` / `stringData` in Secret objects replaced by
 //!   `[REDACTED]`, including every more-indented line below such a key;
 //! * PEM private-key blocks, JWTs (`eyJ...`) and GitLab token prefixes (`glrt-`, `glpat-`, ...)
-//!   redacted wherever they appear.
+//!   redacted wherever they appear;
+//! * URL userinfo (`https://user:pass@host` -> `https://[REDACTED]@host`) and the values of
+//!   secret-looking arguments (`--password=X`, `--token X`, `-p X`, ..., the value also on the
+//!   next line of a block list or JSON array), by the core's [`rbac_gate_core::redact`], the
+//!   rules the core's own messages follow.
+//!
+//! [`redact_report`] is the last defence for everything else a report prints: every message
+//! goes through the same core rules before any format is rendered.
 //!
 //! It errs on the side of hiding too much: a redacted snippet is still useful, a leaked token
 //! is not.
 
-pub const REDACTED: &str = "[REDACTED]";
+use rbac_gate_core::redact::{self as core_redact, Arguments};
+use rbac_gate_core::report::Report;
+
+pub const REDACTED: &str = core_redact::REDACTED;
 
 /// A file's lines after redaction, in one buffer: as a `String` per line, a 40 MB dump took
 /// 85 MB.
@@ -51,6 +61,8 @@ pub fn redact_lines(text: &str) -> RedactedLines {
     // Indentation of a sensitive key whose value continues on more-indented lines.
     let mut block: Option<usize> = None;
     let mut in_pem = false;
+    // A `--token` whose value is on a later line.
+    let mut arguments = Arguments::default();
     for (i, line) in lines.iter().enumerate() {
         let indent = indentation(line);
         let blank = line.trim().is_empty();
@@ -81,9 +93,36 @@ pub fn redact_lines(text: &str) -> RedactedLines {
         if let Some(key_indent) = opens_block {
             block = Some(key_indent);
         }
-        out.push(&redact_patterns(&redacted));
+        let redacted = redact_patterns(&redacted);
+        let redacted = core_redact::url_userinfo(&redacted);
+        out.push(&arguments.redact(&redacted));
     }
     out
+}
+
+/// Every text of `report` that quotes the inputs (messages, help, objects, identities,
+/// escalation steps, acceptance reasons, error messages) through the core's URL-userinfo and
+/// secret-argument redaction. The core already does this for the findings it builds; this
+/// covers what it does not build that way (file errors, a `--policy` module's report) before
+/// any format is rendered. Paths, codes, line numbers and RBAC names are left alone, and the
+/// redaction only rewrites a URL's userinfo or the value after a secret-named argument.
+pub fn redact_report(report: &mut Report) {
+    for finding in &mut report.findings {
+        for text in [&mut finding.message, &mut finding.help]
+            .into_iter()
+            .chain(finding.object.iter_mut())
+            .chain(finding.identity.iter_mut())
+            .chain(finding.steps.iter_mut())
+        {
+            core_redact::in_place(text);
+        }
+        if let Some(acceptance) = &mut finding.accepted {
+            core_redact::in_place(&mut acceptance.reason);
+        }
+    }
+    for error in &mut report.errors {
+        core_redact::in_place(&mut error.message);
+    }
 }
 
 /// For each line, whether it belongs to a document describing a `Secret`.
@@ -549,6 +588,15 @@ mod tests {
         assert!(skipped > 0);
     }
 
+    #[test]
+    fn the_core_redaction_is_stable_on_every_corpus_line() {
+        // Twice is once, and no line (hostile cases included) makes it panic.
+        for line in corpus_lines() {
+            let once = rbac_gate_core::redact::text(&line).into_owned();
+            assert_eq!(rbac_gate_core::redact::text(&once), once, "{line:?}");
+        }
+    }
+
     fn r(text: &str) -> String {
         let lines = redact_lines(text);
         (0..)
@@ -611,6 +659,85 @@ mod tests {
         let out = r("tls.pem: |\n  -----BEGIN RSA PRIVATE KEY-----\n  MIIEsecret\n  -----END RSA PRIVATE KEY-----\nok: 1\n");
         assert!(!out.contains("MIIEsecret"), "{out}");
         assert!(out.contains("ok: 1"));
+    }
+
+    #[test]
+    fn url_userinfo_and_secret_arguments() {
+        let text = "clusters:\n- cluster:\n    server: https://admin:UrlPw1@k8s.example.com:6443\nusers:\n- user:\n    exec:\n      command: get-token\n      args: [\"--password=ArgPw2\", \"--token\", \"ArgTok3\", \"-n\", \"ci\"]\n      env: null\n    exec2:\n      args:\n      - -p\n      - ArgP4\n      - --namespace=ci\n";
+        let out = r(text);
+        for secret in ["UrlPw1", "admin", "ArgPw2", "ArgTok3", "ArgP4"] {
+            assert!(!out.contains(secret), "{secret}: {out}");
+        }
+        assert!(
+            out.contains("server: https://[REDACTED]@k8s.example.com:6443"),
+            "{out}"
+        );
+        assert!(out.contains("\"-n\", \"ci\"]"), "{out}");
+        assert!(
+            out.contains("      - [REDACTED]\n      - --namespace=ci"),
+            "{out}"
+        );
+        // Pretty JSON: the value on the line after its flag.
+        let out = r("{\"args\": [\n  \"--client-secret\",\n  \"JsonSec5\"\n], \"server\": \"https:\\/\\/u:JsonPw6@h.example\"}");
+        assert!(
+            !out.contains("JsonSec5") && !out.contains("JsonPw6"),
+            "{out}"
+        );
+        assert!(out.contains("@h.example"), "{out}");
+        // A ConfigMap's config.toml on one quoted line.
+        let out = r(
+            "  config.toml: \"[[runners]]\\n  url = \\\"https://u:TomlPw7@gitlab.example\\\"\\n\"",
+        );
+        assert!(!out.contains("TomlPw7"), "{out}");
+        assert!(out.contains("https://[REDACTED]@gitlab.example"), "{out}");
+    }
+
+    #[test]
+    fn every_message_of_a_report_is_redacted_and_nothing_else() {
+        use rbac_gate_core::report::{Acceptance, Category, FileError, Finding, Severity};
+        let finding = Finding {
+            code: "RG406".into(),
+            rule: "kubeconfig-exec-plugin".into(),
+            severity: Severity::Low,
+            category: Category::Unsafe,
+            message: "runs `get --token MsgTok1`".into(),
+            help: "see https://u:HelpPw2@docs.example".into(),
+            path: "a.yaml".into(),
+            line: 3,
+            column: 1,
+            end_line: 3,
+            object: Some("user --password=ObjPw3".into()),
+            identity: Some("system:serviceaccount:ci:runner".into()),
+            steps: vec!["create pods -p StepP4".into()],
+            fingerprint: "f".into(),
+            accepted: Some(Box::new(Acceptance {
+                reason: "ticket https://u:WhyPw5@jira.example/X-1".into(),
+                expires: None,
+                source: "annotation".into(),
+            })),
+            overridden_from: None,
+        };
+        // The report of an empty run, with the finding and an error added.
+        let mut report = rbac_gate_core::check(&[], &rbac_gate_core::Options::default());
+        report.findings.push(finding.clone());
+        report.errors.push(FileError {
+            path: "b.toml".into(),
+            line: Some(2),
+            column: None,
+            message: "bad `--client-secret ErrSec6`".into(),
+        });
+        redact_report(&mut report);
+        let json = serde_json::to_string(&report).expect("JSON");
+        for secret in [
+            "MsgTok1", "HelpPw2", "ObjPw3", "StepP4", "WhyPw5", "ErrSec6",
+        ] {
+            assert!(!json.contains(secret), "{secret}: {json}");
+        }
+        let redacted = &report.findings[0];
+        assert_eq!(redacted.path, finding.path);
+        assert_eq!(redacted.identity, finding.identity);
+        assert_eq!(redacted.fingerprint, finding.fingerprint);
+        assert_eq!(redacted.help, "see https://[REDACTED]@docs.example");
     }
 
     #[test]
