@@ -101,9 +101,12 @@ fn proposed_config_findings(
         errors.extend(proposed_errors);
         return Vec::new();
     }
+    // Both sides as their files say, before `--fail-on` and `--runner-version`: the run's own
+    // flags apply to the trusted config only, and are no change the merge request made.
+    let (trusted, _) = settings::load_proposed(options.config.as_ref());
     rules::policy_changed::findings(
         ctx,
-        ctx.settings,
+        &trusted,
         &rules::policy_changed::Proposed {
             settings: &proposed,
             path: options.proposed_config.as_ref().map(|c| c.path.as_str()),

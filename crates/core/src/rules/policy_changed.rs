@@ -407,6 +407,27 @@ mod tests {
     }
 
     #[test]
+    fn the_runs_own_flags_are_no_change_of_the_merge_request() {
+        // `--fail-on low --runner-version 17.0` apply to the trusted config, not to the
+        // comparison: the same config on both sides (or none) is no loosening.
+        for config in [None, Some("fail-on: medium\n")] {
+            let r = crate::check(
+                &[],
+                &Options {
+                    config: config.map(|t| Source::new("main:.rbac-gate.yaml", t)),
+                    proposed_config: config.map(|p| Source::new(".rbac-gate.yaml", p)),
+                    config_revision: Some("main".to_string()),
+                    fail_on: Some(crate::report::Severity::Low),
+                    runner_version: Some("17.0".to_string()),
+                    ..Options::default()
+                },
+            );
+            assert!(changes(&r).is_empty(), "{config:?}: {:?}", changes(&r));
+            assert_eq!(r.fail_on, crate::report::Severity::Low);
+        }
+    }
+
+    #[test]
     fn a_longer_exception_is_a_loosening() {
         let longer = TRUSTED.replace("2027-01-01", "2030-01-01");
         let r = run(Some(TRUSTED), Some(&longer));
