@@ -123,6 +123,10 @@ pub fn redact_report(report: &mut Report) {
     for error in &mut report.errors {
         core_redact::in_place(&mut error.message);
     }
+    // The policy that ran is printed in every format; its exceptions carry free text.
+    for exception in &mut report.config.exceptions {
+        core_redact::in_place(&mut exception.reason);
+    }
 }
 
 /// For each line, whether it belongs to a document describing a `Secret`.
