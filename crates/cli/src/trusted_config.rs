@@ -157,7 +157,14 @@ mod tests {
 
     #[test]
     fn revisions_are_names_not_options() {
-        for ok in ["main", "origin/main", "a1b2c3d4", "HEAD~1", "v1.2.3", "main@{1}"] {
+        for ok in [
+            "main",
+            "origin/main",
+            "a1b2c3d4",
+            "HEAD~1",
+            "v1.2.3",
+            "main@{1}",
+        ] {
             assert!(check_revision(ok).is_ok(), "{ok}");
         }
         for bad in ["", "-p", "--output=/tmp/x", "main;rm", "a b", "$(id)"] {

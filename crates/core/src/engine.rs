@@ -392,7 +392,12 @@ fn accept<'f>(
                             extra.push(expired_finding(ctx, meta, display, why));
                         }
                     }
-                    _ => match justification_refused(&ctx.settings.justifications, f.severity, expires.as_deref(), today) {
+                    _ => match justification_refused(
+                        &ctx.settings.justifications,
+                        f.severity,
+                        expires.as_deref(),
+                        today,
+                    ) {
                         None => {
                             f.accepted = Some(Box::new(Acceptance {
                                 reason: reason.to_string(),

@@ -318,7 +318,11 @@ impl AppliedConfig {
                 format!(
                     "justification annotations: up to {}, expiry {}, at most {} days ahead",
                     j.max_severity.as_str(),
-                    if j.require_expiry { "required" } else { "optional" },
+                    if j.require_expiry {
+                        "required"
+                    } else {
+                        "optional"
+                    },
                     j.max_days
                 )
             } else {

@@ -56,7 +56,10 @@ impl Repo {
             }
         }
         git(&root, &["add", "-A"]);
-        git(&root, &["commit", "-q", "--allow-empty", "-m", "merge request"]);
+        git(
+            &root,
+            &["commit", "-q", "--allow-empty", "-m", "merge request"],
+        );
         Repo {
             _dir: dir,
             root,
@@ -174,7 +177,11 @@ fn a_config_the_merge_request_brings_does_not_apply_and_its_loosening_is_reporte
         );
     }
     assert_eq!(report["config"]["revision"], repo.base.as_str());
-    assert!(report["config"]["disabled"].is_null(), "{}", report["config"]);
+    assert!(
+        report["config"]["disabled"].is_null(),
+        "{}",
+        report["config"]
+    );
 }
 
 #[test]
@@ -214,7 +221,10 @@ fn the_trusted_revision_must_be_a_revision_of_this_clone() {
     let repo = Repo::new(&[(".rbac-gate.yaml", BASE_CONFIG)], &[]);
     for (rev, says) in [
         ("--output=/tmp/pwned", "is not a revision"),
-        ("0123456789abcdef0123456789abcdef01234567", "is not in this clone"),
+        (
+            "0123456789abcdef0123456789abcdef01234567",
+            "is not in this clone",
+        ),
     ] {
         let out = repo.check(&[&format!("--config-from-rev={rev}"), "--allow-empty"]);
         assert_eq!(out.code, 2, "{rev}: {}", out.stderr);
@@ -226,7 +236,11 @@ fn the_trusted_revision_must_be_a_revision_of_this_clone() {
         command(&["check", "--config-from-rev", "main", "--allow-empty"]).current_dir(dir.path()),
     );
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("needs a git checkout"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("needs a git checkout"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -310,10 +324,7 @@ fn justification_limits_come_from_the_config() {
     assert!(accepted("2027-06-30", None) > 0);
     assert_eq!(accepted("2099-12-31", None), 0);
     assert_eq!(
-        accepted(
-            "2027-06-30",
-            Some("justifications:\n  allowed: false\n")
-        ),
+        accepted("2027-06-30", Some("justifications:\n  allowed: false\n")),
         0
     );
     assert_eq!(

@@ -168,7 +168,11 @@ fn properties(config: &AppliedConfig) -> String {
             format!(
                 "up to {}, expiry {}, max {} days",
                 j.max_severity.as_str(),
-                if j.require_expiry { "required" } else { "optional" },
+                if j.require_expiry {
+                    "required"
+                } else {
+                    "optional"
+                },
                 j.max_days
             )
         } else {
@@ -271,7 +275,10 @@ fn details(f: &Finding) -> String {
         s.push_str(&format!("  = help: {}\n", f.help));
     }
     if let Some(acceptance) = &f.accepted {
-        s.push_str(&format!("  = {}\n", acceptance_text(f.severity, acceptance)));
+        s.push_str(&format!(
+            "  = {}\n",
+            acceptance_text(f.severity, acceptance)
+        ));
     }
     if let Some(changed) = override_text(f) {
         s.push_str(&format!("  = {changed}\n"));

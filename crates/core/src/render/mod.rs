@@ -138,7 +138,11 @@ pub fn acceptance_text(severity: Severity, acceptance: &crate::report::Acceptanc
 /// How the config changed a finding's severity, in words, when it did.
 pub fn override_text(f: &crate::report::Finding) -> Option<String> {
     let from = f.overridden_from?;
-    let how = if f.severity < from { "lowered" } else { "raised" };
+    let how = if f.severity < from {
+        "lowered"
+    } else {
+        "raised"
+    };
     Some(format!(
         "severity {how} from {} to {} by the config",
         from.as_str(),

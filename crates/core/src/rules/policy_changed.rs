@@ -130,10 +130,10 @@ pub fn loosenings(trusted: &Settings, proposed: &Settings) -> Vec<Loosening> {
         } else {
             scope.join(", ")
         };
-        let expires = e
-            .expires
-            .as_deref()
-            .map_or_else(|| ", never expiring".to_string(), |x| format!(", until {x}"));
+        let expires = e.expires.as_deref().map_or_else(
+            || ", never expiring".to_string(),
+            |x| format!(", until {x}"),
+        );
         push(
             format!("exception-line/{}", e.line),
             format!(
@@ -239,7 +239,9 @@ pub fn loosenings(trusted: &Settings, proposed: &Settings) -> Vec<Loosening> {
     for feature in proposed.features.difference(&trusted.features) {
         push(
             format!("runner/features/{feature}"),
-            format!("turns on runner feature `{feature}`, which makes more permissions count as needed"),
+            format!(
+                "turns on runner feature `{feature}`, which makes more permissions count as needed"
+            ),
             format!("runner/features/{feature}"),
         );
     }
@@ -400,9 +402,14 @@ mod tests {
         let found = changes(&r);
         assert_eq!(found.len(), 2, "{found:#?}");
         assert!(found[0].1.contains("removes `ops`") || found[1].1.contains("removes `ops`"));
-        assert!(found.iter().any(|(line, m)| *line == 2 && m.contains("default-namespace")));
+        assert!(found
+            .iter()
+            .any(|(line, m)| *line == 2 && m.contains("default-namespace")));
         // Adding a sensitive namespace only tightens.
-        let r = run(Some(trusted), Some("sensitive-namespaces: [platform, ops, ci]\n"));
+        let r = run(
+            Some(trusted),
+            Some("sensitive-namespaces: [platform, ops, ci]\n"),
+        );
         assert!(changes(&r).is_empty(), "{:?}", changes(&r));
     }
 
