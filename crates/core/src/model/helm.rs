@@ -14,6 +14,9 @@ pub const FULLNAME: &str = "gitlab-runner";
 pub struct HelmValues {
     pub file: usize,
     pub loc: Loc,
+    /// Where the values sit when they are not a whole values file of the gitlab-runner chart:
+    /// `values under \`gitlab-runner:\` (dependency in Chart.yaml)`, `HelmRelease ci/runner`.
+    pub via: Option<String>,
     pub release_namespace: String,
     pub cluster_wide: Option<Loc>,
     /// Index of the rendered Role/ClusterRole in the inventory, if `rbac.create`.
@@ -67,8 +70,25 @@ fn resolve_tpl(text: &str, job_namespace: &str) -> String {
     out
 }
 
+/// What the installation says about the release beside the values: its namespace (a Flux
+/// `targetNamespace`, an Argo CD destination) and how the values were found.
+#[derive(Debug, Clone, Default)]
+pub struct Release {
+    pub namespace: Option<String>,
+    pub via: Option<String>,
+}
+
+/// A whole gitlab-runner values file.
 pub fn load(inv: &mut Inventory, file: usize, root: &Node) {
+    load_release(inv, file, root, &Release::default());
+}
+
+/// Runner values (a whole file, a subchart's key, a GitOps object's values) as the chart
+/// renders them into `release`.
+pub fn load_release(inv: &mut Inventory, file: usize, root: &Node, release: &Release) {
+    // The chart: `default .Release.Namespace .Values.namespace`.
     let release_ns = text_at(root, &["namespace"])
+        .or(release.namespace.as_deref())
         .unwrap_or(DEFAULT_RELEASE_NAMESPACE)
         .to_string();
     let job_ns = text_at(root, &["runners", "jobNamespace"]).map(str::to_string);
@@ -267,6 +287,7 @@ pub fn load(inv: &mut Inventory, file: usize, root: &Node) {
     inv.helm_values.push(HelmValues {
         file,
         loc: values_loc,
+        via: release.via.clone(),
         release_namespace: release_ns,
         cluster_wide: cluster_wide_loc,
         role: role_index,
