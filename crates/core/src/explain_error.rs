@@ -435,7 +435,7 @@ fn history(group: &str, resource: &str, verb: &str) -> Option<&'static str> {
         ("", "pods/log", "get") => "`pods/log get` is needed for CI_DEBUG_SERVICES (added in 16.5, !4412), FF_KUBERNETES_HONOR_ENTRYPOINT, FF_WAIT_FOR_POD_TO_BE_REACHABLE and FF_CONCRETE. Roles copied from the 17.0–17.1 docs name `pods/logs`, which matches nothing.",
         ("", "pods", "list") | ("", "pods", "watch") => "Runner 17.9 added a pod informer (!5290): without `list`/`watch` on pods it logs a warning and polls instead, so jobs still run. Grant both to silence it.",
         ("", "namespaces", "create") | ("", "namespaces", "delete") => "`namespace_per_job` creates and deletes a namespace per job. Namespaces are cluster-scoped: a Role cannot grant them (Kubernetes ignores it); it takes a ClusterRole bound with a ClusterRoleBinding.",
-        ("", "configmaps", _) => "Runners up to 15.7 kept attach-mode scripts in ConfigMaps; 19.0+ uses them for suspendable environments (FF_SUSPENDABLE_ENVIRONMENTS). Anything else asking for ConfigMaps is a job script, not the runner (see werf/werf#4409).",
+        ("", "configmaps", _) => "Runners up to 15.7 kept attach-mode scripts in ConfigMaps; runners after 19.3 use them for suspendable environments (FF_SUSPENDABLE_ENVIRONMENTS; the Kubernetes code landed after v19.3.0). Anything else asking for ConfigMaps is a job script, not the runner (see werf/werf#4409).",
         _ => return None,
     })
 }

@@ -73,9 +73,16 @@ fn used_unused_denied_unexpected() {
         vec!["get", "list", "watch", "create", "patch", "delete"]
     );
     assert_eq!(unused("secrets", "remove"), vec!["list", "watch", "patch"]);
-    assert_eq!(unused("secrets", "keep"), vec!["get", "delete"]);
+    // Two needs since the table follows the runner's code (registry-credential retries and
+    // the image_pull_secrets check; cleanup after a failed pod create).
+    let mut secrets_kept = unused("secrets", "keep");
+    secrets_kept.sort();
+    assert_eq!(secrets_kept, vec!["delete", "get"]);
     assert_eq!(unused("pods", "remove"), vec!["patch"]);
-    assert_eq!(unused("pods/exec", "keep"), vec!["get", "patch", "delete"]);
+    // Documented by GitLab but never sent by the runner (SPDY exec is a POST, checked as
+    // create): candidates to remove, not to keep.
+    assert_eq!(unused("pods/exec", "keep"), Vec::<String>::new());
+    assert_eq!(unused("pods/exec", "remove"), vec!["get", "patch", "delete"]);
     assert!(unused("configmaps", "remove").len() == 4);
     assert!(runner
         .unused
@@ -156,10 +163,13 @@ fn tightened_role_round_trip() {
         },
     );
     assert!(report.errors.is_empty(), "{:?}", report.errors);
+    // Feature flags a job could turn on that the runner's config does not pin are a config
+    // matter (RG201, low), not a grant the log showed: the tightened Role leaves them out.
     let above: Vec<String> = report
         .findings
         .iter()
         .filter(|f| f.severity > Severity::Info)
+        .filter(|f| !(f.code == "RG201" && f.message.contains("a job can turn on")))
         .map(|f| format!("{} {:?}: {}", f.code, f.severity, f.message))
         .collect();
     assert!(above.is_empty(), "{above:#?}\n{}", t.yaml);
