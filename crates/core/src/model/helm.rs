@@ -17,6 +17,8 @@ pub struct HelmValues {
     /// Where the values sit when they are not a whole values file of the gitlab-runner chart:
     /// `values under \`gitlab-runner:\` (dependency in Chart.yaml)`, `HelmRelease ci/runner`.
     pub via: Option<String>,
+    /// The chart version the installation pins (`0.86.0`), when it names one exactly.
+    pub chart_version: Option<String>,
     pub release_namespace: String,
     pub cluster_wide: Option<Loc>,
     /// Index of the rendered Role/ClusterRole in the inventory, if `rbac.create`.
@@ -76,7 +78,23 @@ fn resolve_tpl(text: &str, job_namespace: &str) -> String {
 pub struct Release {
     pub namespace: Option<String>,
     pub via: Option<String>,
+    /// The chart version pinned by the dependency, HelmRelease or Application; a range
+    /// (`~0.86`, `0.86.*`) is no version.
+    pub chart_version: Option<String>,
 }
+
+/// `major.minor.patch` of an exact chart version (`0.86.0`, `v0.83.1`); ranges give `None`.
+fn exact_version(text: &str) -> Option<(u32, u32, u32)> {
+    let text = text.trim().trim_start_matches('v');
+    let core = text.split(['-', '+']).next().unwrap_or(text);
+    let mut parts = core.split('.').map(|p| p.parse::<u32>().ok());
+    let version = (parts.next()??, parts.next()??, parts.next()??);
+    parts.next().is_none().then_some(version)
+}
+
+/// Chart 0.84.0 (charts!522) first put the Role in `runners.jobNamespace`; before, it was
+/// always in the release namespace (reference: gitlab-runner-rbac.md, section 2.3).
+const ROLE_IN_JOB_NAMESPACE_FROM: (u32, u32, u32) = (0, 84, 0);
 
 /// A whole gitlab-runner values file.
 pub fn load(inv: &mut Inventory, file: usize, root: &Node) {
@@ -132,7 +150,11 @@ pub fn load_release(inv: &mut Inventory, file: usize, root: &Node, release: &Rel
     if rbac_create {
         let rbac = root.get("rbac");
         let rbac_loc = rbac.map_or(values_loc, |r| Loc::span(file, r.pos, r.end_line));
-        let role_ns = job_ns.clone().unwrap_or_else(|| release_ns.clone());
+        let chart = release.chart_version.as_deref().and_then(exact_version);
+        let role_ns = match &job_ns {
+            Some(ns) if chart.is_none_or(|v| v >= ROLE_IN_JOB_NAMESPACE_FROM) => ns.clone(),
+            _ => release_ns.clone(),
+        };
         let mut rules = Vec::new();
         if root
             .path(&["rbac", "podSecurityPolicy", "enabled"])
@@ -288,6 +310,10 @@ pub fn load_release(inv: &mut Inventory, file: usize, root: &Node, release: &Rel
         file,
         loc: values_loc,
         via: release.via.clone(),
+        chart_version: release
+            .chart_version
+            .clone()
+            .filter(|v| exact_version(v).is_some()),
         release_namespace: release_ns,
         cluster_wide: cluster_wide_loc,
         role: role_index,
@@ -297,7 +323,41 @@ pub fn load_release(inv: &mut Inventory, file: usize, root: &Node, release: &Rel
 
 #[cfg(test)]
 mod tests {
-    use super::resolve_tpl;
+    use super::*;
+
+    #[test]
+    fn only_exact_chart_versions_decide() {
+        assert_eq!(exact_version("0.86.0"), Some((0, 86, 0)));
+        assert_eq!(exact_version("v0.83.1"), Some((0, 83, 1)));
+        assert_eq!(exact_version("0.84.0-rc1"), Some((0, 84, 0)));
+        for range in ["~0.86.0", "0.86.*", ">=0.80.0", "0.86", "", "latest"] {
+            assert_eq!(exact_version(range), None, "{range}");
+        }
+    }
+
+    fn role_namespace(chart_version: Option<&str>) -> Option<String> {
+        let root = crate::yaml::parse_stream(
+            "rbac: {create: true}\nrunners: {jobNamespace: ci-jobs}\nnamespace: ci\n",
+        )
+        .expect("yaml")
+        .remove(0)
+        .root;
+        let mut inv = Inventory::default();
+        let release = Release {
+            chart_version: chart_version.map(str::to_string),
+            ..Release::default()
+        };
+        load_release(&mut inv, 0, &root, &release);
+        inv.roles.first().and_then(|r| r.meta.namespace.clone())
+    }
+
+    #[test]
+    fn charts_before_0_84_put_the_role_in_the_release_namespace() {
+        assert_eq!(role_namespace(Some("0.83.2")).as_deref(), Some("ci"));
+        assert_eq!(role_namespace(Some("0.84.0")).as_deref(), Some("ci-jobs"));
+        assert_eq!(role_namespace(Some("~0.80")).as_deref(), Some("ci-jobs"));
+        assert_eq!(role_namespace(None).as_deref(), Some("ci-jobs"));
+    }
 
     #[test]
     fn chart_default_namespace_expression_resolves() {
