@@ -16,7 +16,7 @@ pub mod namespace_assumed;
 pub mod nonexistent_resource;
 pub mod service_account_reuse;
 pub mod unknown_verb;
-mod util;
+pub(crate) mod util;
 
 /// Every rule of this group.
 pub fn all() -> Vec<&'static dyn Rule> {

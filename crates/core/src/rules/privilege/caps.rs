@@ -12,7 +12,7 @@
 
 use crate::authz::{self, Grant, Identity, Scope, RBAC_GROUP};
 use crate::context::Ctx;
-use crate::model::{Origin, PolicyRule, Role};
+use crate::model::{Loc, Origin, PolicyRule, Role};
 use crate::report::{Finding, Severity};
 use crate::rules::RuleMeta;
 
@@ -463,14 +463,22 @@ pub fn sentence(ctx: &Ctx, site: &Site, what: &str) -> String {
 }
 
 pub fn emit(ctx: &Ctx, out: &mut Vec<Finding>, meta: &'static RuleMeta, site: &Site, cap: Cap) {
+    let loc = ctx.authz.rule_loc(ctx.inv, site.gi, site.ri);
+    emit_at(ctx, out, meta, site, cap, loc);
+}
+
+/// [`emit`], pointing at `loc` rather than at the rule (or the roleRef of a built-in role).
+pub fn emit_at(
+    ctx: &Ctx,
+    out: &mut Vec<Finding>,
+    meta: &'static RuleMeta,
+    site: &Site,
+    cap: Cap,
+    loc: Loc,
+) {
     let via = ctx.authz.via(ctx.inv, site.gi);
     let mut d = ctx
-        .draft(
-            meta,
-            ctx.authz.rule_loc(ctx.inv, site.gi, site.ri),
-            sentence(ctx, site, &cap.what),
-            cap.help,
-        )
+        .draft(meta, loc, sentence(ctx, site, &cap.what), cap.help)
         .object(object(ctx, site.gi))
         .key(format!("{via} | {}", site.rule.describe()))
         .severity(cap.severity);

@@ -1,8 +1,9 @@
 use crate::context::Ctx;
 use crate::declare_rule;
-use crate::model::RoleKind;
+use crate::model::{Loc, Origin, RoleKind};
 use crate::report::{Finding, Severity};
-use crate::rules::privilege::caps::{self, Cap, Mode, Site};
+use crate::rules::hygiene::util::line_in_field;
+use crate::rules::privilege::caps::{self, Cap, Site};
 use crate::rules::{Rule, RuleMeta};
 
 declare_rule! {
@@ -54,7 +55,27 @@ impl Rule for ClusterAdminBinding {
     }
 
     fn check(&self, ctx: &Ctx, out: &mut Vec<Finding>) {
-        caps::run(ctx, out, &Self::META, Mode::All, assess);
+        // Every site (`Mode::All`): RG101 is the rule the others defer to.
+        for site in caps::sites(ctx) {
+            if let Some(cap) = assess(ctx, &site) {
+                let loc = location(ctx, &site);
+                caps::emit_at(ctx, out, &Self::META, &site, cap, loc);
+            }
+        }
+    }
+}
+
+/// A built-in role (`cluster-admin`, `admin`, `edit`) is not in the inputs: the finding points
+/// at the binding's `roleRef.name`, the line that names it (the roleRef's first line is
+/// usually `apiGroup`, which is not what is wrong). A role in the inputs: at its rule.
+fn location(ctx: &Ctx, site: &Site) -> Loc {
+    let at_rule = ctx.authz.rule_loc(ctx.inv, site.gi, site.ri);
+    match site.grant.binding {
+        Some(b) if site.role.meta.origin == Origin::Builtin => {
+            let role_ref = &ctx.inv.bindings[b].role_ref;
+            line_in_field(ctx, role_ref.loc, "name", &role_ref.name)
+        }
+        _ => at_rule,
     }
 }
 
@@ -139,7 +160,11 @@ subjects:
     fn builtin_cluster_admin_via_crb_is_critical() {
         let f = fires(CODE, &crb("cluster-admin"));
         assert_eq!(f[0].severity, Severity::Critical);
-        assert_eq!(f[0].line, 6, "points at the roleRef");
+        assert_eq!(
+            (f[0].line, f[0].column),
+            (8, 9),
+            "points at roleRef.name, which names cluster-admin"
+        );
         assert_eq!(
             f[0].identity.as_deref(),
             Some("system:serviceaccount:gitlab-runner:gitlab-runner")
