@@ -473,7 +473,10 @@ fn redact_whole(line: &str) -> String {
 /// JWTs and well-known token prefixes, wherever they appear.
 fn redact_patterns(line: &str) -> String {
     const PREFIXES: &[&str] = &[
+        // GitLab's documented prefixes (docs.gitlab.com/security/tokens/#token-prefixes),
+        // as the core's RG404 finds them.
         "glrt-",
+        "glrtr-",
         "glpat-",
         "gldt-",
         "glptt-",
@@ -481,6 +484,10 @@ fn redact_patterns(line: &str) -> String {
         "glsoat-",
         "glffct-",
         "gloas-",
+        "glft-",
+        "glimt-",
+        "glagent-",
+        "glwt-",
         "GR1348941",
         "ghp_",
         "gho_",

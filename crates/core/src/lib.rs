@@ -8,6 +8,7 @@
 pub mod api;
 pub mod audit;
 pub mod authz;
+pub(crate) mod base64;
 pub mod context;
 pub mod explain_error;
 pub mod generate;

@@ -5,6 +5,7 @@ use crate::rules::Rule;
 
 pub mod dangling_reference;
 pub mod deprecated_psp_rule;
+pub mod gitlab_token;
 pub mod ineffective_rule;
 pub mod insecure_skip_tls_verify;
 pub mod invalid_roleref_apigroup;
@@ -25,6 +26,7 @@ pub fn all() -> Vec<&'static dyn Rule> {
         &long_projected_token::LongProjectedToken,
         &legacy_token_secret::LegacyTokenSecret,
         &kubeconfig_credentials::KubeconfigCredentials,
+        &gitlab_token::GitlabToken,
         &insecure_skip_tls_verify::InsecureSkipTlsVerify,
         &kubeconfig_exec_plugin::KubeconfigExecPlugin,
         &dangling_reference::DanglingReference,
