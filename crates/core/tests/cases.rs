@@ -260,4 +260,5 @@ cases! {
     bootstrap_redefined_role => "bootstrap-redefined-role",
     bootstrap_system_roles => "bootstrap-system-roles",
     bootstrap_defaults => "bootstrap-defaults",
+    gitlab_tokens => "gitlab-tokens",
 }
