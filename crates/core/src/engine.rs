@@ -125,7 +125,7 @@ struct InputCounts {
 }
 
 /// Input objects identical to the bootstrap policy: the platform, not the change under check.
-/// Findings anchored on them (by object name, or by a line inside them) are dropped.
+/// Findings anchored on them (by object name and a line inside them) are dropped.
 struct PlatformObjects {
     /// (file, first line, last line, display) of each default object.
     spans: Vec<(usize, u32, u32, String)>,
@@ -167,10 +167,13 @@ impl PlatformObjects {
             let Some(&file) = files.get(f.path.as_str()) else {
                 return true;
             };
+            // Both: anchored on the default object by name, and inside its lines. A name alone
+            // would cover a same-named object elsewhere in the file, lines alone another object
+            // written on the same line (flow YAML, one-line JSON).
             !self.spans.iter().any(|(sf, first, last, display)| {
                 *sf == file
-                    && (f.object.as_deref() == Some(display.as_str())
-                        || (*first..=*last).contains(&f.line))
+                    && f.object.as_deref() == Some(display.as_str())
+                    && (*first..=*last).contains(&f.line)
             })
         });
     }

@@ -219,3 +219,57 @@ subjects:
         report.findings
     );
 }
+
+/// The built-in `cluster-admin` binding, exactly as the bootstrap policy has it.
+const DEFAULT_CLUSTER_ADMIN_BINDING: &str = "apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  annotations:
+    rbac.authorization.kubernetes.io/autoupdate: \"true\"
+  labels:
+    kubernetes.io/bootstrapping: rbac-defaults
+  name: cluster-admin
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: cluster-admin
+subjects:
+- apiGroup: rbac.authorization.k8s.io
+  kind: Group
+  name: system:masters
+";
+
+fn fails_with_cluster_admin(report: &Report, what: &str) {
+    assert_eq!(report.verdict, "fail", "{what}: {:#?}", report.findings);
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.code == "RG101" && f.severity == Severity::Critical),
+        "{what}: {:#?}",
+        report.findings
+    );
+}
+
+#[test]
+fn a_copy_of_a_default_does_not_hide_a_changed_object_of_the_same_name() {
+    // kubectl applies the second document last: the runner becomes cluster-admin. A verbatim
+    // copy of the default in front of it must not make the pair look like platform policy.
+    let changed = DEFAULT_CLUSTER_ADMIN_BINDING.replace(
+        "  name: system:masters\n",
+        "  name: system:masters\n- kind: ServiceAccount\n  name: gitlab-runner\n  namespace: ci\n",
+    );
+    let text = format!("{DEFAULT_CLUSTER_ADMIN_BINDING}---\n{changed}");
+    let report = run(&[("deploy/cluster-admin.yaml", &text)]);
+    fails_with_cluster_admin(&report, "same-named copy");
+    assert_eq!(report.counts.defaults, 0, "neither copy is untouched platform");
+}
+
+#[test]
+fn an_object_on_the_same_line_as_a_default_is_judged() {
+    // One-line JSON: a default and a runner-admin binding share line 1.
+    let json = r#"{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding","metadata":{"annotations":{"rbac.authorization.kubernetes.io/autoupdate":"true"},"labels":{"kubernetes.io/bootstrapping":"rbac-defaults"},"name":"cluster-admin"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"cluster-admin"},"subjects":[{"apiGroup":"rbac.authorization.k8s.io","kind":"Group","name":"system:masters"}]},{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding","metadata":{"name":"runner-admin"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"cluster-admin"},"subjects":[{"kind":"ServiceAccount","name":"gitlab-runner","namespace":"ci"}]}]}"#;
+    let report = run(&[("dump.json", json)]);
+    fails_with_cluster_admin(&report, "same line");
+    assert_eq!(report.counts.defaults, 1, "the default itself still counts");
+}

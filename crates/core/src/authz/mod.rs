@@ -18,7 +18,7 @@ pub mod bootstrap;
 pub mod resources;
 
 use crate::model::{
-    Binding, BindingKind, Inventory, Loc, Origin, PolicyRule, Role, RoleKind, SubjectKind,
+    Binding, BindingKind, Inventory, Loc, Meta, Origin, PolicyRule, Role, RoleKind, SubjectKind,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -394,8 +394,29 @@ fn identical_defaults(inv: &Inventory) -> (Vec<bool>, Vec<bool>) {
         return (roles, bindings);
     }
     let defaults = bootstrap::defaults();
+    // An object written twice is not the platform's: kubectl applies the last one, so a copy
+    // of a default next to a changed one of the same name must not make either look untouched.
+    let mut written: BTreeMap<(&str, Option<&str>, &str), usize> = BTreeMap::new();
+    for m in inv
+        .roles
+        .iter()
+        .map(|r| (&r.meta, if r.kind == RoleKind::ClusterRole { "ClusterRole" } else { "Role" }))
+        .chain(inv.bindings.iter().map(|b| (&b.meta, binding_kind(b))))
+        .filter(|(m, _)| m.origin != Origin::Builtin)
+    {
+        *written
+            .entry((m.1, m.0.namespace.as_deref(), m.0.name.as_str()))
+            .or_default() += 1;
+    }
+    let once = |kind: &'static str, meta: &Meta| {
+        written.get(&(kind, meta.namespace.as_deref(), meta.name.as_str())) == Some(&1)
+    };
     for (i, r) in inv.roles.iter().enumerate() {
-        if r.meta.origin == Origin::Builtin || !bootstrap::may_be_builtin(&r.meta.name) {
+        let kind = if r.kind == RoleKind::ClusterRole { "ClusterRole" } else { "Role" };
+        if r.meta.origin == Origin::Builtin
+            || !bootstrap::may_be_builtin(&r.meta.name)
+            || !once(kind, &r.meta)
+        {
             continue;
         }
         roles[i] = defaults
@@ -403,7 +424,10 @@ fn identical_defaults(inv: &Inventory) -> (Vec<bool>, Vec<bool>) {
             .is_some_and(|d| bootstrap::same_role(r, d));
     }
     for (i, b) in inv.bindings.iter().enumerate() {
-        if b.meta.origin == Origin::Builtin || !bootstrap::may_be_builtin(&b.meta.name) {
+        if b.meta.origin == Origin::Builtin
+            || !bootstrap::may_be_builtin(&b.meta.name)
+            || !once(binding_kind(b), &b.meta)
+        {
             continue;
         }
         bindings[i] = defaults
@@ -411,6 +435,13 @@ fn identical_defaults(inv: &Inventory) -> (Vec<bool>, Vec<bool>) {
             .is_some_and(|d| bootstrap::same_binding(b, d));
     }
     (roles, bindings)
+}
+
+fn binding_kind(b: &Binding) -> &'static str {
+    match b.kind {
+        BindingKind::RoleBinding => "RoleBinding",
+        BindingKind::ClusterRoleBinding => "ClusterRoleBinding",
+    }
 }
 
 /// Groups an identity belongs to implicitly.
