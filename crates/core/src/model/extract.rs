@@ -20,6 +20,8 @@ const WORKLOAD_KINDS: &[&str] = &[
 /// Builds the inventory from every source; unreadable inputs become file errors.
 pub fn build(sources: &[Source]) -> Inventory {
     let mut inv = Inventory::default();
+    // Chart folders and valuesFrom stores: what one document needs to know of the others.
+    let ctx = gitops::Context::collect(sources);
     for (file, source) in sources.iter().enumerate() {
         if let Some(e) = &source.read_error {
             inv.errors.push(FileError {
@@ -30,7 +32,7 @@ pub fn build(sources: &[Source]) -> Inventory {
             });
             continue;
         }
-        load_source(&mut inv, file, source);
+        load_source(&mut inv, file, source, &ctx);
     }
     inv
 }
@@ -65,7 +67,7 @@ fn strict_json(text: &str) -> Result<(), serde_json::Error> {
     Ok(())
 }
 
-fn load_source(inv: &mut Inventory, file: usize, source: &Source) {
+fn load_source(inv: &mut Inventory, file: usize, source: &Source, ctx: &gitops::Context) {
     let text = source.text.as_str();
     if text.trim().is_empty() {
         // An empty file states nothing; it is not an error (editors create them) but is counted.
@@ -89,7 +91,7 @@ fn load_source(inv: &mut Inventory, file: usize, source: &Source) {
         }
     }
     if !is_toml_path {
-        match load_yaml(file, source) {
+        match load_yaml(file, source, ctx) {
             Ok(staged) => return inv.append(staged),
             // A broken YAML file that reads as a runner config.toml is one.
             Err(_) if looks_like_runner_toml(text) => {}
@@ -131,32 +133,42 @@ fn load_source(inv: &mut Inventory, file: usize, source: &Source) {
 /// memory. Only a document with a top-level `items:` that turns out not to be a List, or whose
 /// `items` a later key replaces (kubectl keeps the last; both rare), needs its tree whole; the
 /// file is then read again the plain way.
-fn load_yaml(file: usize, source: &Source) -> Result<Inventory, yaml::YamlError> {
+fn load_yaml(
+    file: usize,
+    source: &Source,
+    ctx: &gitops::Context,
+) -> Result<Inventory, yaml::YamlError> {
     let mut staged = Inventory::default();
     let mut needs_tree = false;
     yaml::parse_stream_each(&source.text, &mut |streamed| match streamed {
         yaml::Streamed::Item(item) => {
             if !needs_tree {
-                load_document(&mut staged, file, source, &item);
+                load_document(&mut staged, file, source, &item, ctx);
             }
         }
         yaml::Streamed::Document(doc, items) => {
             needs_tree |= items > 0 && (!is_list(&doc.root) || items_replaced(&doc));
             if !needs_tree {
-                load_parsed(&mut staged, file, source, &doc);
+                load_parsed(&mut staged, file, source, &doc, ctx);
             }
         }
     })?;
     if needs_tree {
         staged = Inventory::default();
         for doc in yaml::parse_stream(&source.text)? {
-            load_parsed(&mut staged, file, source, &doc);
+            load_parsed(&mut staged, file, source, &doc, ctx);
         }
     }
     Ok(staged)
 }
 
-fn load_parsed(inv: &mut Inventory, file: usize, source: &Source, doc: &yaml::Document) {
+fn load_parsed(
+    inv: &mut Inventory,
+    file: usize,
+    source: &Source,
+    doc: &yaml::Document,
+    ctx: &gitops::Context,
+) {
     inv.documents += 1;
     inv.duplicate_keys
         .extend(doc.duplicates.iter().map(|d| DuplicateKey {
@@ -165,7 +177,7 @@ fn load_parsed(inv: &mut Inventory, file: usize, source: &Source, doc: &yaml::Do
             applied: Loc::at(file, d.applied),
             by_merge: d.by_merge,
         }));
-    load_document(inv, file, source, &doc.root);
+    load_document(inv, file, source, &doc.root, ctx);
 }
 
 /// Whether a later `items` key (or a merge key) replaced the top-level `items` whose entries
@@ -208,7 +220,13 @@ fn find_template(node: &Node) -> Option<&Node> {
     None
 }
 
-fn load_document(inv: &mut Inventory, file: usize, source: &Source, root: &Node) {
+fn load_document(
+    inv: &mut Inventory,
+    file: usize,
+    source: &Source,
+    root: &Node,
+    ctx: &gitops::Context,
+) {
     if !matches!(root.value, Value::Map(_)) {
         *inv.skipped
             .entry("(not a mapping)".to_string())
@@ -218,17 +236,15 @@ fn load_document(inv: &mut Inventory, file: usize, source: &Source, root: &Node)
     let kind = root.get("kind").and_then(Node::as_str).unwrap_or("");
     let api_version = root.get("apiVersion").and_then(Node::as_str).unwrap_or("");
     if kind.is_empty() {
-        if helm::looks_like_values(root) {
-            inv.objects += 1;
-            helm::load(inv, file, root);
-        } else {
+        // Runner values: a values file, a wrapper chart's subchart key, GitLab's chart.
+        if !gitops::load_values(inv, file, source, root, ctx) {
             *inv.skipped.entry("(no kind)".to_string()).or_default() += 1;
         }
         return;
     }
     if is_list(root) {
         for item in root.get("items").and_then(Node::as_seq).unwrap_or(&[]) {
-            load_document(inv, file, source, item);
+            load_document(inv, file, source, item, ctx);
         }
         return;
     }
@@ -249,6 +265,11 @@ fn load_document(inv: &mut Inventory, file: usize, source: &Source, root: &Node)
             | "ConfigMap"
     ) || WORKLOAD_KINDS.contains(&kind);
     if !known {
+        // A HelmRelease or Argo CD Application installing gitlab-runner is judged as the
+        // chart renders its values; other GitOps objects are not judged.
+        if gitops::load_object(inv, file, source, kind, api_version, root, ctx) {
+            return;
+        }
         *inv.skipped.entry(kind.to_string()).or_default() += 1;
         return;
     }
@@ -512,16 +533,17 @@ mod tests {
     /// build exactly the inventory this builds.
     fn build_from_whole_tree(sources: &[Source]) -> Inventory {
         let mut inv = Inventory::default();
+        let ctx = gitops::Context::collect(sources);
         for (file, source) in sources.iter().enumerate() {
             match yaml::parse_stream(&source.text) {
-                Ok(_) if source.text.trim().is_empty() => load_source(&mut inv, file, source),
+                Ok(_) if source.text.trim().is_empty() => load_source(&mut inv, file, source, &ctx),
                 Ok(docs) => {
                     for doc in &docs {
-                        load_parsed(&mut inv, file, source, doc);
+                        load_parsed(&mut inv, file, source, doc, &ctx);
                     }
                 }
                 // Errors (and the config.toml fallback) take the one path there is.
-                Err(_) => load_source(&mut inv, file, source),
+                Err(_) => load_source(&mut inv, file, source, &ctx),
             }
         }
         inv

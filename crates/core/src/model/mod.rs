@@ -5,6 +5,7 @@
 //! shape, and `config.toml` by being TOML with `[[runners]]`.
 
 mod extract;
+mod gitops;
 mod helm;
 mod kubeconfig;
 mod namespaces;
