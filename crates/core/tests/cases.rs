@@ -260,5 +260,12 @@ cases! {
     bootstrap_redefined_role => "bootstrap-redefined-role",
     bootstrap_system_roles => "bootstrap-system-roles",
     bootstrap_defaults => "bootstrap-defaults",
-    gitlab_tokens => "gitlab-tokens",
+    wrapper_chart => "wrapper-chart",
+    upstream_values => "upstream-values",
+    gitlab_chart_defaults => "gitlab-chart-defaults",
+    gitlab_chart_runner_off => "gitlab-chart-runner-off",
+    flux_helmrelease => "flux-helmrelease",
+    flux_valuesfrom_missing => "flux-valuesfrom-missing",
+    argo_application_values_string => "argo-application-values-string",
+    argo_application_values_object => "argo-application-values-object",
 }
