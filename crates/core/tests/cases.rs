@@ -111,25 +111,37 @@ fn parse_expect(text: &str) -> Expect {
     }
 }
 
+/// Every input below `dir`, named by its path relative to `dir` (`/`-separated): a case may
+/// hold folders, such as a chart's `templates/`.
 fn inputs(dir: &Path) -> Vec<Source> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| {
-            p.is_file()
-                && p.file_name()
+    let mut paths = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(folder) = todo.pop() {
+        for entry in
+            std::fs::read_dir(&folder).unwrap_or_else(|e| panic!("{}: {e}", folder.display()))
+        {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() {
+                todo.push(path);
+            } else if folder != dir
+                || path
+                    .file_name()
                     .is_some_and(|n| n != "expect.yaml" && n != "README.md")
-        })
-        .collect();
+            {
+                paths.push(path);
+            }
+        }
+    }
     paths.sort();
     paths
         .iter()
         .map(|p| {
-            let name = p
-                .file_name()
-                .expect("file name")
-                .to_string_lossy()
-                .to_string();
+            let relative = p.strip_prefix(dir).expect("below the case");
+            let name = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
             Source::new(name, std::fs::read_to_string(p).expect("readable input"))
         })
         .collect()
@@ -268,4 +280,8 @@ cases! {
     flux_valuesfrom_missing => "flux-valuesfrom-missing",
     argo_application_values_string => "argo-application-values-string",
     argo_application_values_object => "argo-application-values-object",
+    chart_application => "chart-application",
+    chart_rbac_templates => "chart-rbac-templates",
+    monitoring_configmap => "monitoring-configmap",
+    template_in_rbac_field => "template-in-rbac-field",
 }

@@ -17,9 +17,16 @@ const WORKLOAD_KINDS: &[&str] = &[
     "CronJob",
 ];
 
+/// Whether the gate reads the pod template of objects of `kind`.
+pub(super) fn is_workload_kind(kind: &str) -> bool {
+    WORKLOAD_KINDS.contains(&kind)
+}
+
 /// Builds the inventory from every source; unreadable inputs become file errors.
 pub fn build(sources: &[Source]) -> Inventory {
     let mut inv = Inventory::default();
+    // Chart templates are source, judged by what they can yield (see `template`).
+    let charts = template::Charts::collect(sources);
     // Chart folders and valuesFrom stores: what one document needs to know of the others.
     let ctx = gitops::Context::collect(sources);
     for (file, source) in sources.iter().enumerate() {
@@ -30,6 +37,10 @@ pub fn build(sources: &[Source]) -> Inventory {
                 column: None,
                 message: e.clone(),
             });
+            continue;
+        }
+        if let Some(chart) = charts.template_of(&source.path) {
+            template::load(&mut inv, source, chart);
             continue;
         }
         load_source(&mut inv, file, source, &ctx);
@@ -97,7 +108,7 @@ fn load_source(inv: &mut Inventory, file: usize, source: &Source, ctx: &gitops::
             Err(_) if looks_like_runner_toml(text) => {}
             Err(e) => {
                 let msg = if text.contains("{{") {
-                    format!("unrendered Helm template ({}); render it with `helm template` and check the output", e.message)
+                    format!("unrendered Helm template ({}); render it (`helm template ... | rbac-gate check -`) and check the output, or list the rendered output's path under `rendered:` in the config", e.message)
                 } else {
                     e.message
                 };
@@ -193,33 +204,6 @@ fn is_list(root: &Node) -> bool {
         && (kind == "List" || (kind.ends_with("List") && root.get("items").is_some()))
 }
 
-/// First scalar holding `{{`, or the first mapping with a mapping as key (what an unquoted
-/// `{{ .Values.x }}` parses to), for the unrendered-template error.
-fn find_template(node: &Node) -> Option<&Node> {
-    let mut todo = vec![node];
-    while let Some(n) = todo.pop() {
-        match &n.value {
-            Value::Str(s, _) if s.contains("{{") && s.contains("}}") => return Some(n),
-            Value::Map(entries)
-                if entries
-                    .iter()
-                    .any(|(k, _)| !matches!(k.value, Value::Str(..) | Value::Null)) =>
-            {
-                return Some(n)
-            }
-            Value::Seq(items) => todo.extend(items.iter().rev()),
-            Value::Map(entries) => {
-                for (k, v) in entries.iter().rev() {
-                    todo.push(v);
-                    todo.push(k);
-                }
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
 fn load_document(
     inv: &mut Inventory,
     file: usize,
@@ -273,14 +257,14 @@ fn load_document(
         *inv.skipped.entry(kind.to_string()).or_default() += 1;
         return;
     }
-    if let Some(t) = find_template(root) {
+    if let Some(t) = template::find_unrendered(kind, root) {
         error(
             inv,
             source,
             Some(t.pos.line),
             Some(t.pos.col),
             format!(
-                "unrendered Helm template expression in {kind}; render the chart with `helm template` and check the rendered manifests"
+                "unrendered template expression in a field of {kind} the gate judges (`{{{{` in annotations, ConfigMap and Secret data and container arguments is data); render it (`helm template ... | rbac-gate check -`) and check the output, or list the rendered output's path under `rendered:` in the config"
             ),
         );
         return;

@@ -10,6 +10,7 @@ mod helm;
 mod kubeconfig;
 mod namespaces;
 mod string_map;
+mod template;
 mod workload;
 
 pub use extract::build;
