@@ -272,6 +272,7 @@ cases! {
     bootstrap_redefined_role => "bootstrap-redefined-role",
     bootstrap_system_roles => "bootstrap-system-roles",
     bootstrap_defaults => "bootstrap-defaults",
+    gitlab_tokens => "gitlab-tokens",
     wrapper_chart => "wrapper-chart",
     upstream_values => "upstream-values",
     gitlab_chart_defaults => "gitlab-chart-defaults",
