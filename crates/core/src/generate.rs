@@ -355,6 +355,11 @@ fn plan(req: &GenerateRequest) -> Result<Plan, Vec<FileError>> {
     let mut notes = Vec::new();
     let mut settings = Settings {
         runner_version: version,
+        // Given on the command line, it wins over what the sources' images say.
+        runner_version_from: req
+            .runner_version
+            .as_ref()
+            .map(|_| "`--runner-version`".to_string()),
         ..Settings::default()
     };
     // Features the sources do not carry, applied on top of them.

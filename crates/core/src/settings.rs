@@ -28,6 +28,10 @@ pub struct Exception {
 pub struct Settings {
     pub fail_on: Severity,
     pub runner_version: (u32, u32),
+    /// Who set `runner_version` (`--runner-version`, the config's `runner.version`); `None`:
+    /// nobody, and each runner's version is read from the inputs where they say it
+    /// ([`crate::runner::version`]), else [`NEWEST_RUNNER`].
+    pub runner_version_from: Option<String>,
     /// Features forced on (`namespace_per_job`, `FF_PRINT_POD_EVENTS`, ...).
     pub features: BTreeSet<String>,
     /// Runner manager identities, as `namespace/name` of a ServiceAccount.
@@ -58,6 +62,7 @@ impl Default for Settings {
         Settings {
             fail_on: Severity::High,
             runner_version: NEWEST_RUNNER,
+            runner_version_from: None,
             features: BTreeSet::new(),
             runner_identities: Vec::new(),
             job_identities: Vec::new(),
@@ -216,7 +221,10 @@ pub fn load(options: &Options) -> (Settings, Vec<FileError>) {
     }
     if let Some(v) = &options.runner_version {
         match parse_version(v) {
-            Some(v) => settings.runner_version = v,
+            Some(v) => {
+                settings.runner_version = v;
+                settings.runner_version_from = Some("`--runner-version`".to_string());
+            }
             None => errors.push(FileError {
                 path: "--runner-version".to_string(),
                 line: None,
@@ -353,7 +361,11 @@ fn apply(l: &mut Loader, root: &Node, s: &mut Settings) {
                 if let Some(v) = value.get("version") {
                     s.lines.insert("runner/version".to_string(), v.pos.line);
                     match v.as_str().and_then(parse_version) {
-                        Some(ver) => s.runner_version = ver,
+                        Some(ver) => {
+                            s.runner_version = ver;
+                            s.runner_version_from =
+                                Some("`runner.version` in the gate's config".to_string());
+                        }
                         None => l.err(v, "`runner.version` must look like \"18.0\""),
                     }
                 }

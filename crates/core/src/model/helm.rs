@@ -284,6 +284,7 @@ pub fn load_release(inv: &mut Inventory, file: usize, root: &Node, release: &Rel
         host_paths: Vec::new(),
         privileged: Vec::new(),
         configmaps: Vec::new(),
+        runner_version: super::workload::values_runner_version(file, root),
     });
     if let Some(cfg) = root.path(&["runners", "config"]) {
         if let Value::Str(text, style) = &cfg.value {

@@ -1,6 +1,7 @@
 //! Pod templates: who a workload runs as and what it mounts.
 
 use super::{Loc, Meta};
+use crate::runner::version::{self, VersionHint};
 use crate::yaml::Node;
 
 #[derive(Debug, Clone)]
@@ -24,22 +25,20 @@ pub struct Workload {
     pub privileged: Vec<Loc>,
     /// ConfigMaps mounted as volumes.
     pub configmaps: Vec<String>,
+    /// The runner version its runner image's tag names (`gitlab/gitlab-runner:alpine-v17.6.0`),
+    /// or for the Deployment rendered from Helm values, `image.tag` there.
+    pub runner_version: Option<VersionHint>,
 }
 
 impl Workload {
     /// A gitlab-runner manager pod, by image or by the chart's labels.
     pub fn is_gitlab_runner(&self) -> bool {
-        self.images.iter().any(|i| {
-            let repo = i.split('@').next().unwrap_or(i);
-            let repo = repo
-                .rsplit_once(':')
-                .map_or(repo, |(r, tag)| if tag.contains('/') { repo } else { r });
-            repo.ends_with("gitlab-runner") || repo.ends_with("gitlab-runner-ocp")
-        }) || self
-            .labels
-            .get("app")
-            .or_else(|| self.labels.get("app.kubernetes.io/name"))
-            .is_some_and(|a| a == "gitlab-runner" || a.ends_with("-gitlab-runner"))
+        self.images.iter().any(|i| version::is_runner_image(i))
+            || self
+                .labels
+                .get("app")
+                .or_else(|| self.labels.get("app.kubernetes.io/name"))
+                .is_some_and(|a| a == "gitlab-runner" || a.ends_with("-gitlab-runner"))
     }
 
     pub fn service_account_name(&self) -> &str {
@@ -65,6 +64,36 @@ fn pod_spec<'a>(kind: &str, root: &'a Node) -> Option<(&'a Node, Option<&'a Node
     }
 }
 
+/// The version a runner image's tag names, pointing at the `image` value.
+fn image_hint(file: usize, node: &Node, image: &str) -> Option<VersionHint> {
+    if !version::is_runner_image(image) {
+        return None;
+    }
+    let tag = version::tag(image)?;
+    Some(VersionHint {
+        version: version::of_tag(tag)?,
+        what: format!("the image tag `{tag}`"),
+        loc: Loc::at(file, node.pos),
+    })
+}
+
+/// The runner version gitlab-runner Helm values pin: `image.tag` (charts since 0.4x write
+/// `image: {registry, image, tag}`), or the tag of an older chart's `image:` string. Without
+/// a tag the chart runs its own `appVersion` (see [`version::of_chart`]).
+pub fn values_runner_version(file: usize, values: &Node) -> Option<VersionHint> {
+    let image = values.get("image")?;
+    if let Some(text) = image.as_str() {
+        return image_hint(file, image, text);
+    }
+    let tag = image.get("tag")?;
+    let text = tag.as_str()?;
+    Some(VersionHint {
+        version: version::of_tag(text)?,
+        what: format!("`image.tag` `{text}` in the Helm values"),
+        loc: Loc::at(file, tag.pos),
+    })
+}
+
 pub fn load(file: usize, kind: &str, root: &Node, meta: Meta) -> Workload {
     let mut w = Workload {
         kind: kind.to_string(),
@@ -79,6 +108,7 @@ pub fn load(file: usize, kind: &str, root: &Node, meta: Meta) -> Workload {
         host_paths: Vec::new(),
         privileged: Vec::new(),
         configmaps: Vec::new(),
+        runner_version: None,
     };
     let Some((spec, tmeta)) = pod_spec(kind, root) else {
         return w;
@@ -98,8 +128,13 @@ pub fn load(file: usize, kind: &str, root: &Node, meta: Meta) -> Workload {
         .and_then(Node::as_bool);
     for list in ["initContainers", "containers", "ephemeralContainers"] {
         for c in spec.get(list).and_then(Node::as_seq).unwrap_or(&[]) {
-            if let Some(image) = c.get("image").and_then(Node::as_str) {
-                w.images.push(image.to_string());
+            if let Some(node) = c.get("image") {
+                if let Some(image) = node.as_str() {
+                    w.images.push(image.to_string());
+                    if w.runner_version.is_none() {
+                        w.runner_version = image_hint(file, node, image);
+                    }
+                }
             }
             if let Some(p) = c.path(&["securityContext", "privileged"]) {
                 if p.as_bool() == Some(true) {

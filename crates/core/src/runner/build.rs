@@ -3,6 +3,7 @@
 
 use super::config::{self, KubernetesConfig, RunnerConfig, RunnerEntry};
 use super::permissions::{self, feature as f};
+use super::version::{self, VersionHint};
 use super::{JobNamespaces, Need, NeedScope, Runner, RunnerModel};
 use crate::authz::{Authz, Identity};
 use crate::model::{Inventory, Loc, Origin, RunnerConfigSource, SubjectKind};
@@ -361,6 +362,7 @@ fn features(
     entry: Option<&RunnerEntry>,
     session_server: bool,
     settings: &Settings,
+    version: (u32, u32),
 ) -> BTreeSet<String> {
     let mut set = BTreeSet::new();
     let mut put = |name: &str, on: bool| {
@@ -371,7 +373,7 @@ fn features(
         }
     };
     put(f::PRINT_POD_WARNING_EVENTS, true);
-    if settings.runner_version < (14, 0) {
+    if version < (14, 0) {
         put(f::LEGACY_EXEC, true);
     }
     if let Some(k) = entry.and_then(|e| e.kubernetes.as_ref()) {
@@ -485,7 +487,8 @@ impl Builder<'_> {
         let kube = entry.and_then(|e| e.kubernetes.as_ref());
         let src = ci.map(|i| &self.inv.runner_configs[i]);
         let session = ci.is_some_and(|i| self.sessions.get(i).copied().unwrap_or(false));
-        let features = features(entry, session, self.settings);
+        let (version, version_from) = self.version(&owner);
+        let features = features(entry, session, self.settings, version);
         // Without a config, jobs run where the manager may create pods (its own namespace
         // when the RBAC does not say).
         let granted = if ci.is_none() && base_override.is_none() {
@@ -516,7 +519,6 @@ impl Builder<'_> {
         } else {
             Some(Identity::sa(&base, "default"))
         };
-        let version = self.settings.runner_version;
         let needs: Vec<Need> = permissions::needs_for(version, &features);
         let pinned_flags = pinned_flags(entry, self.settings);
         let job_flags = permissions::job_flag_needs(version, &features, &pinned_flags);
@@ -543,8 +545,68 @@ impl Builder<'_> {
             workload: owner.workload,
             helm: owner.helm,
             version,
+            version_from,
             default_namespace: base,
         }
+    }
+
+    /// The runner's version and, when the inputs said it, where: `--runner-version` or the
+    /// gate's config first, then the tag of its own runner image (a Deployment's, or the Helm
+    /// values' `image.tag`), the version of the chart its values are for, and for a runner
+    /// with no workload of its own the one version all runner images in the inputs agree on;
+    /// else the newest the gate knows.
+    fn version(&self, owner: &Owner) -> ((u32, u32), Option<String>) {
+        let settings = self.settings;
+        if settings.runner_version_from.is_some() {
+            return (settings.runner_version, None);
+        }
+        let described = |w: &crate::model::Workload, hint: &VersionHint| {
+            let of = if w.meta.origin == Origin::Helm {
+                String::new()
+            } else {
+                format!(
+                    " of {} {}/{}",
+                    w.kind,
+                    w.namespace.as_deref().unwrap_or("default"),
+                    w.meta.name
+                )
+            };
+            (
+                hint.version,
+                Some(format!("{}{of}, line {}", hint.what, hint.loc.line)),
+            )
+        };
+        let own = owner.workload.map(|w| &self.inv.workloads[w]);
+        if let Some((w, hint)) = own.and_then(|w| w.runner_version.as_ref().map(|h| (w, h))) {
+            return described(w, hint);
+        }
+        let chart = owner
+            .helm
+            .and_then(|h| self.inv.helm_values[h].chart_version.as_deref());
+        if let Some((chart, version)) = chart.and_then(|c| version::of_chart(c).map(|v| (c, v))) {
+            return (
+                version,
+                Some(format!(
+                    "the gitlab-runner chart version {chart}, whose appVersion it is"
+                )),
+            );
+        }
+        if own.is_none() {
+            let hinted: Vec<(&crate::model::Workload, &VersionHint)> = self
+                .runner_workloads
+                .iter()
+                .filter_map(|&w| {
+                    let w = &self.inv.workloads[w];
+                    w.runner_version.as_ref().map(|h| (w, h))
+                })
+                .collect();
+            if let Some((w, hint)) = hinted.first() {
+                if hinted.iter().all(|(_, h)| h.version == hint.version) {
+                    return described(w, hint);
+                }
+            }
+        }
+        (settings.runner_version, None)
     }
 
     /// Without a config, a ServiceAccount named for jobs (`*job*`) in a job namespace is the
@@ -957,6 +1019,79 @@ metadata: {{name: build-job-{i}, namespace: ci-{i}}}
         let mut changed = m.clone();
         changed.runners.truncate(1);
         assert!(!changed.is_manager(&Identity::sa("ci-2", "sa-2")));
+    }
+
+    const RUNNER_DEPLOYMENT: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: gitlab-runner, namespace: ci}
+spec:
+  template:
+    spec:
+      serviceAccountName: gitlab-runner
+      containers:
+      - name: helper-first
+        image: gitlab/gitlab-runner-helper:x86_64-v15.0.0
+      - name: runner
+        image: registry.gitlab.com/gitlab-org/gitlab-runner:alpine-v17.6.0
+";
+
+    #[test]
+    fn version_from_the_runner_image_tag_unless_the_settings_say() {
+        let (_, _, m) = model(&[("runner.yaml", RUNNER_DEPLOYMENT)], &default_settings());
+        let r = &m.runners[0];
+        assert_eq!(r.version, (17, 6));
+        assert_eq!(
+            r.version_from.as_deref(),
+            Some("the image tag `alpine-v17.6.0` of Deployment ci/gitlab-runner, line 12")
+        );
+        // A config.toml beside it has no workload of its own: the one runner image says.
+        let toml = "[[runners]]\n  executor = \"kubernetes\"\n  [runners.kubernetes]\n    namespace = \"ci\"\n";
+        let (_, _, m) = model(
+            &[("runner.yaml", RUNNER_DEPLOYMENT), ("config.toml", toml)],
+            &default_settings(),
+        );
+        assert!(
+            m.runners.iter().all(|r| r.version == (17, 6)),
+            "{:#?}",
+            m.runners
+        );
+        // `--runner-version` and the config's `runner.version` win.
+        let options = Options {
+            runner_version: Some("18.1".into()),
+            ..Options::default()
+        };
+        let settings = crate::settings::load(&options).0;
+        let (_, _, m) = model(&[("runner.yaml", RUNNER_DEPLOYMENT)], &settings);
+        assert_eq!(
+            (m.runners[0].version, m.runners[0].version_from.as_deref()),
+            ((18, 1), None)
+        );
+        // No tag that names a version: the newest.
+        let latest = RUNNER_DEPLOYMENT.replace("alpine-v17.6.0", "latest");
+        let (_, _, m) = model(&[("runner.yaml", latest.as_str())], &default_settings());
+        assert_eq!(m.runners[0].version, crate::settings::NEWEST_RUNNER);
+        assert_eq!(m.runners[0].version_from, None);
+    }
+
+    #[test]
+    fn version_from_helm_values_image_tag_or_image_string() {
+        for (image, version, what) in [
+            (
+                "image:\n  registry: registry.gitlab.com\n  image: gitlab-org/gitlab-runner\n  tag: v18.0.2\n",
+                (18, 0),
+                "`image.tag` `v18.0.2` in the Helm values, line 5",
+            ),
+            (
+                "image: gitlab/gitlab-runner:ubuntu-v16.11.1\n",
+                (16, 11),
+                "the image tag `ubuntu-v16.11.1`, line 2",
+            ),
+        ] {
+            let values = format!("gitlabUrl: https://gitlab.example.com/\n{image}rbac:\n  create: true\n");
+            let (_, _, m) = model(&[("values.yaml", values.as_str())], &default_settings());
+            assert_eq!(m.runners[0].version, version, "{values}");
+            assert_eq!(m.runners[0].version_from.as_deref(), Some(what));
+        }
     }
 
     #[test]

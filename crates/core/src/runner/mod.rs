@@ -6,6 +6,7 @@ use crate::model::Loc;
 mod build;
 pub mod config;
 pub mod permissions;
+pub mod version;
 pub use build::{build, direct_grants, missing, missing_job_flags, MissingNeed};
 pub use config::config_errors;
 
@@ -108,6 +109,9 @@ pub struct Runner {
     pub helm: Option<usize>,
     /// Runner version the needs were computed for.
     pub version: (u32, u32),
+    /// Where the inputs said `version` (`the image tag `alpine-v17.6.0` of Deployment
+    /// ci/gitlab-runner, line 21`); `None` when the gate's settings set it or nothing did.
+    pub version_from: Option<String>,
     /// The namespace jobs run in unless a job overrides it (`namespace`, else the default).
     pub default_namespace: String,
 }

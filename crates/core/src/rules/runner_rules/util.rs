@@ -165,10 +165,18 @@ pub fn runner_profile(runner: &Runner) -> String {
         .filter(|f| *f != runner::permissions::feature::PRINT_POD_WARNING_EVENTS)
         .collect();
     let (maj, min) = runner.version;
+    let from = runner
+        .version_from
+        .as_ref()
+        .map(|from| format!(" (from {from})"))
+        .unwrap_or_default();
     if features.is_empty() {
-        format!("runner {maj}.{min}, default features")
+        format!("runner {maj}.{min}{from}, default features")
     } else {
-        format!("runner {maj}.{min}, features: {}", features.join(", "))
+        format!(
+            "runner {maj}.{min}{from}, features: {}",
+            features.join(", ")
+        )
     }
 }
 
