@@ -285,4 +285,5 @@ cases! {
     chart_rbac_templates => "chart-rbac-templates",
     monitoring_configmap => "monitoring-configmap",
     template_in_rbac_field => "template-in-rbac-field",
+    cluster_admin_roleref => "cluster-admin-roleref",
 }
