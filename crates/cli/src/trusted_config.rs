@@ -36,12 +36,19 @@ pub fn read(revision: &str, named: Option<&Path>, cwd: &Path) -> Result<TrustedC
     };
     let display = collect::display_path(&proposed_path, cwd);
     let top = toplevel(cwd)?;
-    let in_repo = repo_path(&proposed_path, &top).ok_or_else(|| {
+    let in_repo = repo_path(&proposed_path, cwd, &top).ok_or_else(|| {
         format!(
             "--config-from-rev: the config file {display} is outside the git work tree at {}",
             top.display()
         )
     })?;
+    // The path is taken by name: a directory on the way that the merge request turned into a
+    // symlink would make the tree's config some other file, compared with itself.
+    if let Some(link) = symlinked_directory(&top, &in_repo) {
+        return Err(format!(
+            "--config-from-rev: {link} (on the way to the config file {display}) is a symlink;              the config must be reached through real directories"
+        ));
+    }
     let commit = format!("{revision}^{{commit}}");
     if git(&top, &["cat-file", "-e", "--end-of-options", &commit]).is_err() {
         return Err(format!(
@@ -117,16 +124,46 @@ fn toplevel(cwd: &Path) -> Result<PathBuf, String> {
     Ok(std::fs::canonicalize(&top).unwrap_or(top))
 }
 
-/// `path` relative to the work tree's top, `/`-separated.
-fn repo_path(path: &Path, top: &Path) -> Option<String> {
-    let canonical_dir = std::fs::canonicalize(path.parent()?).ok()?;
-    let relative = canonical_dir.strip_prefix(top).ok()?;
-    let mut parts: Vec<String> = relative
+/// `path` relative to the work tree's top, `/`-separated, taken by name: only the working
+/// directory (the job's, trusted) is resolved, never a directory of the tree under check.
+fn repo_path(path: &Path, cwd: &Path, top: &Path) -> Option<String> {
+    let base = std::fs::canonicalize(cwd).ok()?;
+    let relative = path.strip_prefix(cwd).unwrap_or(path);
+    let mut full = if relative.is_absolute() {
+        PathBuf::new()
+    } else {
+        base
+    };
+    for component in relative.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                full.pop();
+            }
+            other => full.push(other.as_os_str()),
+        }
+    }
+    let inside = full.strip_prefix(top).ok()?;
+    let parts: Vec<String> = inside
         .components()
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .collect();
-    parts.push(path.file_name()?.to_string_lossy().into_owned());
-    Some(parts.join("/"))
+    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
+/// The first directory below `top` on the way to `in_repo` that is a symlink in the work tree.
+fn symlinked_directory(top: &Path, in_repo: &str) -> Option<String> {
+    let mut dir = top.to_path_buf();
+    let mut shown = Vec::new();
+    let parts: Vec<&str> = in_repo.split('/').collect();
+    for part in &parts[..parts.len().saturating_sub(1)] {
+        dir.push(part);
+        shown.push(*part);
+        if std::fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Some(shown.join("/"));
+        }
+    }
+    None
 }
 
 /// Runs git in `dir` without the system config, a pager or a prompt; stdout on success.

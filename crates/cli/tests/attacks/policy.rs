@@ -371,3 +371,23 @@ fn every_format_says_which_policy_ran() {
         "{cq}"
     );
 }
+
+#[test]
+fn a_symlinked_directory_cannot_swap_the_trusted_config_for_another() {
+    // The target branch keeps its policy in ci/; the merge request replaces ci/ by a link to a
+    // permissive example, so that the tree's config and the one read "at the revision" through
+    // the same path would both be the example's.
+    let permissive = "disable: [cluster-admin-binding]\n";
+    let repo = Repo::new(
+        &[
+            ("ci/rbac-gate.yaml", "fail-on: low\n"),
+            ("docs/example/rbac-gate.yaml", permissive),
+        ],
+        &[("deploy/admin.yaml", Some(ADMIN_BINDING))],
+    );
+    std::fs::remove_dir_all(repo.root.join("ci")).expect("rm ci");
+    std::os::unix::fs::symlink("docs/example", repo.root.join("ci")).expect("symlink");
+    let out = repo.trusted(&["--config", "ci/rbac-gate.yaml"]);
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("is a symlink"), "{}", out.stderr);
+}
