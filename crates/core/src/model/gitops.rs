@@ -636,14 +636,17 @@ fn load_helm_release(
         // Decoded Secret data has no lines in any file: it points at the valuesFrom entry.
         let part_file = if *base64 { file } else { store.file };
         let value = if *base64 {
-            // Secret `data` is base64; reading it comes with the core's base64 decoder.
-            file_error(
-                inv,
-                source,
-                entry.pos,
-                format!("HelmRelease {name} takes values from the `data` of Secret `{store_name}` key `{key}`, which the gate cannot read yet: put them in `stringData`, or check the rendered chart (`helm template ... | rbac-gate check -`)"),
-            );
-            continue;
+            let decoded = value.as_str().and_then(crate::base64::decode_text);
+            let Some(decoded) = decoded else {
+                file_error(
+                    inv,
+                    source,
+                    entry.pos,
+                    format!("HelmRelease {name} takes values from Secret `{store_name}` key `{key}`, which is not base64 text; fix the Secret"),
+                );
+                continue;
+            };
+            scalar(&decoded, Style::Quoted, entry.pos)
         } else {
             value.clone()
         };
@@ -931,6 +934,33 @@ mod tests {
             plain,
             "helm.values string"
         );
+    }
+
+    #[test]
+    fn values_from_a_secret_and_a_target_path_merge_in_order() {
+        // base64 of "rbac:\n  create: true\n"
+        let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: runner-values, namespace: ci}\ndata:\n  values.yaml: cmJhYzoKICBjcmVhdGU6IHRydWUK\n";
+        let configmap = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: scope, namespace: ci}\ndata:\n  wide: \"true\"\n";
+        let release = "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: runner, namespace: ci}\nspec:\n  chart: {spec: {chart: gitlab-runner}}\n  valuesFrom:\n  - {kind: Secret, name: runner-values}\n  - {kind: ConfigMap, name: scope, valuesKey: wide, targetPath: rbac.clusterWideAccess}\n";
+        let inv = super::super::build(&[
+            Source::new("secret.yaml", secret),
+            Source::new("scope.yaml", configmap),
+            Source::new("release.yaml", release),
+        ]);
+        assert!(inv.errors.is_empty(), "{:?}", inv.errors);
+        let role = inv.roles.first().expect("a rendered role");
+        assert_eq!(role.kind, RoleKind::ClusterRole);
+        // Parts from two other files: judged in the HelmRelease, at the entries naming them
+        // (a merged mapping points at the last layer that wrote it).
+        assert_eq!((role.meta.loc.file, role.meta.loc.line), (2, 8));
+        let create = role.rules.first().map(|r| r.loc.line);
+        assert_eq!(
+            create,
+            Some(7),
+            "the wildcard default is set by the Secret's entry"
+        );
+        let wide = inv.helm_values[0].cluster_wide.expect("cluster-wide");
+        assert_eq!((wide.file, wide.line), (2, 8));
     }
 
     #[test]
