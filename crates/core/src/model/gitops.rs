@@ -105,11 +105,13 @@ impl Context {
                     .extend(deps.unwrap_or(&[]).iter().filter_map(dependency));
             }
         }
-        if sources.iter().any(|s| s.text.contains("valuesFrom")) {
+        if sources
+            .iter()
+            .any(|s| s.text.contains("valuesFrom") || s.text.contains("chartRef"))
+        {
             for (file, source) in sources.iter().enumerate() {
-                if source.read_error.is_some()
-                    || !(source.text.contains("ConfigMap") || source.text.contains("Secret"))
-                {
+                let holds_store = STORE_KINDS.iter().any(|k| source.text.contains(k));
+                if source.read_error.is_some() || !holds_store {
                     continue;
                 }
                 if let Ok(docs) = yaml::parse_stream(&source.text) {
@@ -178,6 +180,10 @@ fn dependency(node: &Node) -> Option<Dependency> {
     })
 }
 
+/// Objects a HelmRelease can name: `valuesFrom` ConfigMaps and Secrets, and the Flux
+/// sources a `chartRef` points at.
+const STORE_KINDS: &[&str] = &["ConfigMap", "Secret", "OCIRepository", "HelmChart"];
+
 fn collect_stores(out: &mut Vec<Store>, file: usize, root: &Node) {
     let kind = root.get("kind").and_then(Node::as_str).unwrap_or("");
     if kind == "List" || kind.ends_with("List") {
@@ -186,7 +192,7 @@ fn collect_stores(out: &mut Vec<Store>, file: usize, root: &Node) {
         }
         return;
     }
-    if kind != "ConfigMap" && kind != "Secret" {
+    if !STORE_KINDS.contains(&kind) {
         return;
     }
     let meta = root.get("metadata");
@@ -206,6 +212,13 @@ fn collect_stores(out: &mut Vec<Store>, file: usize, root: &Node) {
     };
     add("data", kind == "Secret");
     add("stringData", false);
+    // A HelmRelease's `chartRef` names one of these: the chart is the end of its URL or name.
+    if let Some(chart) = root
+        .path(&["spec", "url"])
+        .or_else(|| root.path(&["spec", "chart"]))
+    {
+        entries.push(("chart".to_string(), chart.clone(), false));
+    }
     out.push(Store {
         kind: kind.to_string(),
         namespace: text("namespace"),
@@ -592,15 +605,37 @@ fn load_helm_release(
     ctx: &Context,
 ) -> bool {
     let spec = root.get("spec");
+    let own_ns = text(root.get("metadata"), "namespace");
+    let chart_ref = spec.and_then(|s| s.get("chartRef"));
     let chart_node = spec
         .and_then(|s| s.path(&["chart", "spec", "chart"]))
-        .or_else(|| spec.and_then(|s| s.path(&["chartRef", "name"])));
-    let Some(chart) = chart_node.and_then(Node::as_str).and_then(chart_named) else {
+        .or_else(|| chart_ref.and_then(|r| r.get("name")));
+    // A chartRef names an OCIRepository or HelmChart: its URL or chart says which chart.
+    let referenced = chart_ref.and_then(|r| {
+        let kind = text(Some(r), "kind")?;
+        let name = text(Some(r), "name")?;
+        let namespace = text(Some(r), "namespace").or(own_ns);
+        ctx.stores
+            .iter()
+            .find(|s| {
+                s.kind == kind
+                    && s.name == name
+                    && (s.namespace.is_none()
+                        || namespace.is_none()
+                        || s.namespace.as_deref() == namespace)
+            })?
+            .entries
+            .iter()
+            .find(|(k, _, _)| k == "chart")
+            .and_then(|(_, n, _)| n.as_str())
+            .and_then(chart_named)
+    });
+    let named = chart_node.and_then(Node::as_str).and_then(chart_named);
+    let Some(chart) = referenced.or(named) else {
         return false;
     };
     let chart_pos = chart_node.map_or(root.pos, |n| n.pos);
     let name = object_name(root);
-    let own_ns = text(root.get("metadata"), "namespace");
     let mut layers = Layers {
         object_file: file,
         parts: Vec::new(),
@@ -961,6 +996,23 @@ mod tests {
         );
         let wide = inv.helm_values[0].cluster_wide.expect("cluster-wide");
         assert_eq!((wide.file, wide.line), (2, 8));
+    }
+
+    #[test]
+    fn a_chart_ref_is_the_chart_its_oci_repository_names() {
+        let source = "apiVersion: source.toolkit.fluxcd.io/v1beta2\nkind: OCIRepository\nmetadata: {name: ci-chart, namespace: ci}\nspec:\n  url: oci://registry.gitlab.com/gitlab-org/charts/gitlab-runner\n";
+        let release = "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: runner, namespace: ci}\nspec:\n  chartRef: {kind: OCIRepository, name: ci-chart}\n  values:\n    rbac: {create: true}\n";
+        let inv = super::super::build(&[
+            Source::new("source.yaml", source),
+            Source::new("release.yaml", release),
+        ]);
+        assert_eq!(inv.helm_values.len(), 1, "{:?}", inv.skipped);
+        let other = release.replace("ci-chart", "web-chart");
+        let inv = super::super::build(&[
+            Source::new("source.yaml", source),
+            Source::new("release.yaml", other.as_str()),
+        ]);
+        assert!(inv.helm_values.is_empty());
     }
 
     #[test]
