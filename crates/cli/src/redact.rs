@@ -472,63 +472,7 @@ fn redact_whole(line: &str) -> String {
 
 /// JWTs and well-known token prefixes, wherever they appear.
 fn redact_patterns(line: &str) -> String {
-    const PREFIXES: &[&str] = &[
-        // GitLab's documented prefixes (docs.gitlab.com/security/tokens/#token-prefixes),
-        // as the core's RG404 finds them.
-        "glrt-",
-        "glrtr-",
-        "glpat-",
-        "gldt-",
-        "glptt-",
-        "glcbt-",
-        "glsoat-",
-        "glffct-",
-        "gloas-",
-        "glft-",
-        "glimt-",
-        "glagent-",
-        "glwt-",
-        "GR1348941",
-        "ghp_",
-        "gho_",
-        "github_pat_",
-        "xoxb-",
-        "AKIA",
-    ];
-    // Each pattern starts with one of these: a line holding none is left as it is.
-    if !line.contains("eyJ") && !PREFIXES.iter().any(|p| line.contains(p)) {
-        return line.to_string();
-    }
-    let chars: Vec<char> = line.chars().collect();
-    let mut out = String::with_capacity(line.len());
-    let mut i = 0;
-    while i < chars.len() {
-        let boundary = i == 0 || !is_token_char(chars[i - 1]);
-        if boundary {
-            let rest: String = chars[i..chars.len().min(i + 12)].iter().collect();
-            let is_jwt = rest.starts_with("eyJ");
-            let is_prefixed = PREFIXES.iter().any(|p| rest.starts_with(p));
-            if is_jwt || is_prefixed {
-                let mut end = i;
-                while end < chars.len() && is_token_char(chars[end]) {
-                    end += 1;
-                }
-                // Long enough to be a credential, not a word that happens to start that way.
-                if end - i >= 16 {
-                    out.push_str(REDACTED);
-                    i = end;
-                    continue;
-                }
-            }
-        }
-        out.push(chars[i]);
-        i += 1;
-    }
-    out
-}
-
-fn is_token_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '=' | '+' | '/')
+    core_redact::token_patterns(line).into_owned()
 }
 
 #[cfg(test)]

@@ -39,8 +39,12 @@ pub const REDACTED: &str = "[REDACTED]";
 pub fn text(text: &str) -> Cow<'_, str> {
     let urls = url_userinfo(text);
     let mut arguments = Arguments::default();
-    match arguments.redact(&urls) {
+    let arguments = match arguments.redact(&urls) {
         Cow::Borrowed(_) => urls,
+        Cow::Owned(redacted) => Cow::Owned(redacted),
+    };
+    match token_patterns(&arguments) {
+        Cow::Borrowed(_) => arguments,
         Cow::Owned(redacted) => Cow::Owned(redacted),
     }
 }
@@ -55,7 +59,7 @@ pub fn in_place(text: &mut String) {
 /// The userinfo of every URL in `text` (`scheme://userinfo@host`) replaced by [`REDACTED`].
 /// Also finds JSON's escaped form `scheme:\/\/userinfo@host`.
 pub fn url_userinfo(text: &str) -> Cow<'_, str> {
-    if !text.contains("://") && !text.contains(":\\/\\/") {
+    if !SEPARATORS.iter().any(|sep| text.contains(sep)) {
         return Cow::Borrowed(text);
     }
     let bytes = text.as_bytes();
@@ -69,9 +73,7 @@ pub fn url_userinfo(text: &str) -> Cow<'_, str> {
         if !has_scheme {
             continue;
         }
-        let word_end = text[start..]
-            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '<' | '>'))
-            .map_or(text.len(), |n| start + n);
+        let word_end = url_end(text, start);
         let word = &text[start..word_end];
         // RFC 3986: the authority ends at the path, query or fragment (or an escaped `\/`).
         let authority_end = word.find(['/', '?', '#', '\\']).unwrap_or(word.len());
@@ -101,15 +103,42 @@ pub fn url_userinfo(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// The next `://` or `:\/\/` at or after `from`: (index of the `:`, length of the separator).
+/// The ways a text writes the `://` of a URL: plainly, JSON's `\/`, JSON's `\u002f` and YAML's
+/// `\x2f` escapes.
+const SEPARATORS: &[&str] = &["://", ":\\/\\/", ":\\u002f\\u002f", ":\\u002F\\u002F", ":\\x2f\\x2f", ":\\x2F\\x2F"];
+
+/// The next URL separator at or after `from`: (index of the `:`, length of the separator).
 fn next_separator(text: &str, from: usize) -> Option<(usize, usize)> {
     let rest = text.get(from..)?;
-    let plain = rest.find("://").map(|n| (from + n, 3));
-    let escaped = rest.find(":\\/\\/").map(|n| (from + n, 5));
-    match (plain, escaped) {
-        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
-        (a, b) => a.or(b),
+    SEPARATORS
+        .iter()
+        .filter_map(|sep| rest.find(sep).map(|n| (from + n, sep.len())))
+        .min()
+}
+
+/// Where the URL starting at `start` ends: at whitespace or `<`/`>`, or at a quote that closes
+/// the string holding it (followed by the end, whitespace or `,;:}])>`). A quote inside the
+/// userinfo (`admin:Se'cret@host`, valid in a password) does not end it.
+fn url_end(text: &str, start: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut i = start;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii_whitespace() || b == b'<' || b == b'>' {
+            return i;
+        }
+        if matches!(b, b'"' | b'\'' | b'`') {
+            let next = bytes.get(i + 1).copied();
+            let closes = next.is_none_or(|n| {
+                n.is_ascii_whitespace() || matches!(n, b',' | b';' | b':' | b'}' | b']' | b')' | b'>')
+            });
+            if closes {
+                return i;
+            }
+        }
+        i += 1;
     }
+    bytes.len()
 }
 
 /// `user:x...` where `x...` is not a port number: a password cut short by a raw `/`.
@@ -532,8 +561,142 @@ fn is_key(bytes: &[u8], start: usize, word_end: usize, quote: Option<u8>) -> boo
             .is_none_or(|b| b.is_ascii_whitespace() || matches!(b, b'[' | b'{' | b'"' | b'\''))
 }
 
+/// Known credential shapes wherever they appear: GitLab's token prefixes (and a few other
+/// vendors'), JWTs, and the word after an HTTP authorization scheme.
+pub fn token_patterns(line: &str) -> Cow<'_, str> {
+    const PREFIXES: &[&str] = &[
+        // GitLab's documented prefixes (docs.gitlab.com/security/tokens/#token-prefixes),
+        // as the core's RG404 finds them.
+        "glrt-",
+        "glrtr-",
+        "glpat-",
+        "gldt-",
+        "glptt-",
+        "glcbt-",
+        "glsoat-",
+        "glffct-",
+        "gloas-",
+        "glft-",
+        "glimt-",
+        "glagent-",
+        "glwt-",
+        "GR1348941",
+        "ghp_",
+        "gho_",
+        "github_pat_",
+        "xoxb-",
+        "AKIA",
+    ];
+    // Each pattern starts with one of these: a line holding none is left as it is.
+    if !line.contains("eyJ")
+        && !PREFIXES.iter().any(|p| line.contains(p))
+        && !AUTH_SCHEMES.iter().any(|p| line.contains(p))
+    {
+        return Cow::Borrowed(line);
+    }
+    let chars: Vec<char> = line.chars().collect();
+    let mut out = String::with_capacity(line.len());
+    let mut changed = false;
+    let mut i = 0;
+    while i < chars.len() {
+        let boundary = i == 0 || !is_token_char(chars[i - 1]);
+        // `Authorization: Bearer X` / `Basic X`: the credential is the next word, whatever
+        // its shape.
+        if boundary {
+            if let Some(scheme) = AUTH_SCHEMES.iter().find(|s| starts_with_at(&chars, i, s)) {
+                let value = i + scheme.chars().count();
+                let mut end = value;
+                while end < chars.len() && is_token_char(chars[end]) {
+                    end += 1;
+                }
+                if end - value >= MIN_AUTH_VALUE {
+                    out.extend(&chars[i..value]);
+                    out.push_str(REDACTED);
+                    i = end;
+                    changed = true;
+                    continue;
+                }
+            }
+        }
+        if boundary {
+            let rest: String = chars[i..chars.len().min(i + 12)].iter().collect();
+            let is_jwt = rest.starts_with("eyJ");
+            let is_prefixed = PREFIXES.iter().any(|p| rest.starts_with(p));
+            if is_jwt || is_prefixed {
+                let mut end = i;
+                while end < chars.len() && is_token_char(chars[end]) {
+                    end += 1;
+                }
+                // Long enough to be a credential, not a word that happens to start that way.
+                if end - i >= 16 {
+                    out.push_str(REDACTED);
+                    i = end;
+                    changed = true;
+                    continue;
+                }
+            }
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    if changed {
+        Cow::Owned(out)
+    } else {
+        Cow::Borrowed(line)
+    }
+}
+
+/// HTTP authorization schemes whose next word is a credential (`Authorization: Bearer X`).
+const AUTH_SCHEMES: &[&str] = &["Bearer ", "Basic "];
+
+/// The shortest word after an authorization scheme taken for a credential ("Basic auth" is
+/// prose).
+const MIN_AUTH_VALUE: usize = 8;
+
+fn starts_with_at(chars: &[char], at: usize, prefix: &str) -> bool {
+    let mut i = at;
+    for p in prefix.chars() {
+        if chars.get(i) != Some(&p) {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+pub(crate) fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '=' | '+' | '/')
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn token_shapes_are_hidden_in_any_text() {
+        for (input, want) in [
+            (
+                "curl -sH 'Authorization: Bearer glpat-AbCdEfGhIjKlMnOpQrSt' https://x",
+                "curl -sH 'Authorization: Bearer [REDACTED]' https://x",
+            ),
+            ("token glrt-0123456789abcdefABCD", "token [REDACTED]"),
+            ("Authorization: Basic dXNlcjpwYXNz", "Authorization: Basic [REDACTED]"),
+            (
+                "a jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig here",
+                "a jwt [REDACTED] here",
+            ),
+        ] {
+            assert_eq!(super::text(input), want, "{input}");
+        }
+        for kept in [
+            "basic auth is off",
+            "Basic auth is off",
+            "a bearer of news",
+            "glpat-short",
+            "kubectl create token gitlab-runner -n ci",
+        ] {
+            assert_eq!(super::text(kept), kept);
+        }
+    }
+
     use super::*;
 
     fn lines(text: &str) -> String {
@@ -547,6 +710,22 @@ mod tests {
     #[test]
     fn url_userinfo_is_hidden_and_the_host_kept() {
         for (input, want) in [
+            (
+                "server: \"https://admin:Se'cret1@k8s.example.com:6443\"",
+                "server: \"https://[REDACTED]@k8s.example.com:6443\"",
+            ),
+            (
+                "{\"server\":\"https:\\u002f\\u002fadmin:pw@h.example\",\"x\":\"a@b\"}",
+                "{\"server\":\"https:\\u002f\\u002f[REDACTED]@h.example\",\"x\":\"a@b\"}",
+            ),
+            (
+                "server: \"https:\\x2f\\x2fadmin:pw@h.example\"",
+                "server: \"https:\\x2f\\x2f[REDACTED]@h.example\"",
+            ),
+            (
+                "{\"a\":\"https://host.example\",\"b\":\"user@example.com\"}",
+                "{\"a\":\"https://host.example\",\"b\":\"user@example.com\"}",
+            ),
             (
                 "server: https://admin:Pw0rd@k8s.example.com:6443",
                 "server: https://[REDACTED]@k8s.example.com:6443",
