@@ -478,6 +478,10 @@ fn check(args: &CheckArgs, evaluator: &Evaluator, timings: bool) -> Result<i32, 
     for warning in quoted.read_again(&mut sources, &collected.files, max_file_size) {
         eprintln!("rbac-gate: warning: {warning}");
     }
+    // Findings on kustomize renders point at the files that produced the objects.
+    collected
+        .kustomize
+        .attribute(&mut report, &mut sources, max_file_size);
 
     let render_start = Instant::now();
     let needs_rules = !policy_failed && args.renders(Format::Sarif);

@@ -8,6 +8,9 @@
 //! except the directories of [`BUILT_IN_SKIPS`] below it. Only `.yaml`, `.yml`, `.json`,
 //! `.toml` and kubeconfig files are read, less `--exclude` and the config file.
 //!
+//! A folder with a kustomization is judged by its rendered output (see [`crate::kustomize`]):
+//! the files it consumes are replaced by the objects it renders.
+//!
 //! Symlinks are never followed out of the tree; an in-tree one is read through the link when
 //! its target is not an input in its own right. Every problem with a file becomes a
 //! [`Source`] with `read_error` set, which the core reports as an error (exit 2): nothing is
@@ -55,6 +58,8 @@ pub struct Collected {
     pub files: BTreeMap<String, PathBuf>,
     /// Notes for stderr (e.g. an empty directory), not errors.
     pub warnings: Vec<String>,
+    /// The kustomize renders among `sources`, to move findings back onto their files.
+    pub kustomize: crate::kustomize::Renders,
 }
 
 /// Builds the exclusion matcher; an invalid glob is a usage error.
@@ -116,6 +121,7 @@ pub fn collect(paths: &[String], options: &CollectOptions) -> Result<Collected, 
         .collect();
     let mut found = Found::default();
     let mut warnings = Vec::new();
+    let mut renders = crate::kustomize::Renders::default();
     let default = [".".to_string()];
     let paths = if paths.is_empty() {
         &default[..]
@@ -154,6 +160,25 @@ pub fn collect(paths: &[String], options: &CollectOptions) -> Result<Collected, 
                 let mut listed = Vec::new();
                 walk.list(Path::new(""), &mut listed, &mut found, &mut warnings);
                 walk.read(listed, &skip, &mut found);
+                let kustomizations = found.kustomizations(&display);
+                // A kustomization may read its bases anywhere in the repository (checking one
+                // overlay is checking what it renders), never outside it.
+                let boundary = work_tree_of(&walk.tree).unwrap_or_else(|| {
+                    let cwd =
+                        std::fs::canonicalize(&options.cwd).unwrap_or_else(|_| options.cwd.clone());
+                    if walk.tree.starts_with(&cwd) {
+                        cwd
+                    } else {
+                        walk.tree.clone()
+                    }
+                });
+                let outcome = renders.render(
+                    &kustomizations,
+                    &boundary,
+                    &options.cwd,
+                    options.max_file_size,
+                );
+                found.apply(outcome);
                 if found.len() == before {
                     warnings.push(format!(
                         "no YAML, JSON, TOML or kubeconfig files under {display}"
@@ -166,7 +191,15 @@ pub fn collect(paths: &[String], options: &CollectOptions) -> Result<Collected, 
                 {
                     continue;
                 }
-                found.read(display, path, options.max_file_size);
+                found.read(display.clone(), path, options.max_file_size);
+                if crate::kustomize::is_kustomization(path) {
+                    let tree =
+                        std::fs::canonicalize(&options.cwd).unwrap_or_else(|_| options.cwd.clone());
+                    let kustomizations = [(display, path.to_path_buf())];
+                    let outcome =
+                        renders.render(&kustomizations, &tree, &options.cwd, options.max_file_size);
+                    found.apply(outcome);
+                }
             }
         }
     }
@@ -174,6 +207,7 @@ pub fn collect(paths: &[String], options: &CollectOptions) -> Result<Collected, 
         sources: found.sources.into_values().collect(),
         files: found.files,
         warnings,
+        kustomize: renders,
     })
 }
 
@@ -232,6 +266,31 @@ impl Found {
         let source = read_file(display.clone(), path, max);
         self.sources.insert(display.clone(), source);
         self.files.insert(display, path.to_path_buf());
+    }
+
+    /// The kustomization files read below the directory shown as `display` (every one when it
+    /// is `.`), with their files.
+    fn kustomizations(&self, display: &str) -> Vec<(String, PathBuf)> {
+        let prefix = format!("{display}/");
+        self.files
+            .iter()
+            .filter(|(shown, path)| {
+                (display == "." || shown.starts_with(&prefix))
+                    && crate::kustomize::is_kustomization(path)
+            })
+            .map(|(shown, path)| (shown.clone(), path.clone()))
+            .collect()
+    }
+
+    /// Puts the rendered objects in place of the files the kustomizations consumed.
+    fn apply(&mut self, outcome: crate::kustomize::Outcome) {
+        for consumed in &outcome.consumed {
+            self.sources.remove(consumed);
+            self.files.remove(consumed);
+        }
+        for source in outcome.sources {
+            self.insert(source.path.clone(), source);
+        }
     }
 
     /// Records a problem with `path` as an error of the run.
@@ -565,7 +624,7 @@ pub fn is_candidate(path: &Path) -> bool {
             return true;
         }
     }
-    if lower.contains("kubeconfig") {
+    if lower.contains("kubeconfig") || crate::kustomize::is_kustomization(path) {
         return true;
     }
     name == "config"

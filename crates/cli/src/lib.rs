@@ -9,6 +9,7 @@ pub mod cli;
 pub mod collect;
 pub mod commands;
 pub mod date;
+pub mod kustomize;
 pub mod redact;
 pub mod render;
 pub mod sandbox;
