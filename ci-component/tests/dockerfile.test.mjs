@@ -120,7 +120,7 @@ test("the drift check bites: a changed command or an extra one is a difference",
     assert.deepEqual(buildCommands(makeRecipe(rules, "build")), ["rustup target add t", "cargo build -p a"]);
 });
 
-test("the image is multi-stage: the rbac-gate binary and git on a slim base", () => {
+test("the image is multi-stage: the rbac-gate binary, git and kustomize on a slim base", () => {
     const text = fs.readFileSync(DOCKERFILE, "utf8");
     const instructions = dockerInstructions(text);
     const froms = instructions.filter((i) => i.instruction === "FROM");
@@ -133,10 +133,13 @@ test("the image is multi-stage: the rbac-gate binary and git on a slim base", ()
     const copies = finalStage.filter((i) => i.instruction === "COPY" || i.instruction === "ADD");
     assert.deepEqual(copies.map((c) => c.args), ["--from=build /src/target/release/rbac-gate /usr/local/bin/rbac-gate"]);
     // The one package install: git (merge request pipelines read the config from the target
-    // branch with `--config-from-rev`), from Debian, without recommends, lists removed.
+    // branch with `--config-from-rev`) and kustomize (kustomizations are judged by what they
+    // render), from Debian, without recommends, lists removed: exactly these packages.
     const installs = finalStage.filter((i) => i.instruction === "RUN" && /apt|apk|curl|wget/.test(i.args));
     assert.equal(installs.length, 1, "one install step in the final stage");
-    assert.match(installs[0].args, /apt-get install -y --no-install-recommends git ca-certificates/);
+    const installed = installs[0].args.match(/apt-get install -y --no-install-recommends ((?:[a-z0-9.+-]+ ?)+)/);
+    assert.ok(installed, `no apt-get install in ${installs[0].args}`);
+    assert.deepEqual(installed[1].trim().split(/\s+/).sort(), ["ca-certificates", "git", "kustomize"]);
     assert.match(installs[0].args, /rm -rf \/var\/lib\/apt\/lists/);
     assert.doesNotMatch(installs[0].args, /curl|wget|apk/, "no download outside the package manager");
 });
