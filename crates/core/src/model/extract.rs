@@ -108,7 +108,7 @@ fn load_source(inv: &mut Inventory, file: usize, source: &Source, ctx: &gitops::
             Err(_) if looks_like_runner_toml(text) => {}
             Err(e) => {
                 let msg = if text.contains("{{") {
-                    format!("unrendered Helm template ({}); render it (`helm template ... | rbac-gate check -`) and check the output, or list the rendered output's path under `rendered:` in the config", e.message)
+                    format!("unrendered Helm template ({}); render it (`helm template ... | rbac-gate check -`) and check the output", e.message)
                 } else {
                     e.message
                 };
@@ -264,7 +264,7 @@ fn load_document(
             Some(t.pos.line),
             Some(t.pos.col),
             format!(
-                "unrendered template expression in a field of {kind} the gate judges (`{{{{` in annotations, ConfigMap and Secret data and container arguments is data); render it (`helm template ... | rbac-gate check -`) and check the output, or list the rendered output's path under `rendered:` in the config"
+                "unrendered template expression in a field of {kind} the gate judges (`{{{{` in annotations, ConfigMap and Secret data and container arguments is data); render it (`helm template ... | rbac-gate check -`) and check the output"
             ),
         );
         return;

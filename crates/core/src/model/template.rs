@@ -217,9 +217,10 @@ pub fn load(inv: &mut Inventory, source: &Source, chart: &str) {
         column: Some(1),
         message: format!(
             "Helm template that can yield {why}: rbac-gate judges rendered manifests, not chart \
-             source. Render the chart and check the output \
+             source. Check the rendered chart instead \
              (`helm template RELEASE {chart_dir} -f VALUES | rbac-gate check -`), or render it \
-             in an earlier job and list the output's path under `rendered:` in the config"
+             to a file in an earlier job and check that file with \
+             `--exclude {chart_dir}/templates`"
         ),
     });
 }
