@@ -425,11 +425,14 @@ fn accept<'f>(
                 .object
                 .as_deref()
                 .is_none_or(|o| f.object.as_deref().is_some_and(|fo| object_matches(o, fo)));
+            // `ns/name` is the ServiceAccount `system:serviceaccount:ns:name`, exactly: a User
+            // named `x:ns:name` is someone else.
             let identity_ok = e.identity.as_deref().is_none_or(|i| {
+                let service_account = i
+                    .split_once('/')
+                    .map(|(ns, name)| format!("system:serviceaccount:{ns}:{name}"));
                 f.identity.as_deref() == Some(i)
-                    || f.identity
-                        .as_deref()
-                        .is_some_and(|fi| fi.ends_with(&format!(":{}", i.replace('/', ":"))))
+                    || (service_account.is_some() && f.identity == service_account)
             });
             if e.rule != f.code || !object_ok || !identity_ok {
                 continue;
@@ -650,4 +653,63 @@ fn identity_reports(
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::api::{Options, Source};
+
+    /// Two bindings to cluster-admin: the runner's ServiceAccount and a User whose name ends
+    /// like it.
+    const BINDINGS: &str = "apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: runner-admin
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: cluster-admin
+subjects:
+- kind: ServiceAccount
+  name: gitlab-runner
+  namespace: ci
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: lookalike-admin
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: cluster-admin
+subjects:
+- kind: User
+  name: mallory:ci:gitlab-runner
+";
+
+    #[test]
+    fn an_exception_for_a_service_account_covers_that_account_only() {
+        let config = "exceptions:\n  - rule: RG101\n    identity: ci/gitlab-runner\n    reason: break glass\n";
+        let report = crate::check(
+            &[Source::new("b.yaml", BINDINGS)],
+            &Options {
+                config: Some(Source::new(".rbac-gate.yaml", config)),
+                ..Options::default()
+            },
+        );
+        let rg101: Vec<_> = report
+            .findings
+            .iter()
+            .filter(|f| f.code == "RG101")
+            .map(|f| (f.identity.clone().unwrap_or_default(), f.accepted.is_some()))
+            .collect();
+        assert!(
+            rg101.contains(&("system:serviceaccount:ci:gitlab-runner".to_string(), true)),
+            "{rg101:?}"
+        );
+        assert!(
+            rg101.contains(&("user:mallory:ci:gitlab-runner".to_string(), false)),
+            "{rg101:?}"
+        );
+    }
 }
