@@ -615,7 +615,9 @@ pub fn lexical_absolute(path: &Path, cwd: &Path) -> PathBuf {
 
 /// `.yaml`, `.yml`, `.json`, `.toml`, `*kubeconfig*`, or `config` inside a `.kube` directory.
 pub fn is_candidate(path: &Path) -> bool {
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+    // By the name's bytes, as kubectl matches extensions: a name that is not UTF-8
+    // (`admin\xff.yaml`) is still a manifest kubectl applies.
+    let Some(name) = path.file_name().map(|n| n.to_string_lossy()) else {
         return false;
     };
     let lower = name.to_ascii_lowercase();

@@ -218,3 +218,25 @@ fn nothing_to_check_is_an_error_unless_allowed() {
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("`deploy`"), "{}", out.stderr);
 }
+
+#[test]
+fn a_file_name_that_is_not_utf8_is_still_checked() {
+    // kubectl matches `.yaml` on the name's bytes; so must the gate, tracked or not.
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    repository(dir.path());
+    let name = std::ffi::OsStr::from_bytes(b"admin\xff.yaml");
+    std::fs::create_dir_all(dir.path().join("deploy")).expect("mkdir");
+    std::fs::copy(
+        workspace().join(CLUSTER_ADMIN),
+        dir.path().join("deploy").join(name),
+    )
+    .expect("copy");
+    let out = check_in(dir.path(), &[]);
+    assert_eq!(out.code, 1, "untracked: {}\n{}", out.stdout, out.stderr);
+    git(dir.path(), &["add", "-A"]);
+    git(dir.path(), &["commit", "-q", "-m", "admin"]);
+    let out = check_in(dir.path(), &[]);
+    assert_eq!(out.code, 1, "tracked: {}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("RG101"), "{}", out.stdout);
+}
