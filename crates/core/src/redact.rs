@@ -654,14 +654,9 @@ const AUTH_SCHEMES: &[&str] = &["Bearer ", "Basic "];
 const MIN_AUTH_VALUE: usize = 8;
 
 fn starts_with_at(chars: &[char], at: usize, prefix: &str) -> bool {
-    let mut i = at;
-    for p in prefix.chars() {
-        if chars.get(i) != Some(&p) {
-            return false;
-        }
-        i += 1;
-    }
-    true
+    (at..)
+        .zip(prefix.chars())
+        .all(|(i, p)| chars.get(i) == Some(&p))
 }
 
 pub(crate) fn is_token_char(c: char) -> bool {
