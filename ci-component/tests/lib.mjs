@@ -162,6 +162,17 @@ export const MR_PIPELINE = [
 ];
 
 /**
+ * Runs `job` as the merge request pipeline of a `makeRepo` repository: the variables above and
+ * CI_MERGE_REQUEST_DIFF_BASE_SHA = the target branch's commit, plus `args` (--shell-isolation).
+ */
+export function mergeRequestPipeline(repo, job, args = []) {
+    return gcl(repo.dir, [
+        job, ...MR_PIPELINE, ...args,
+        "--variable", `CI_MERGE_REQUEST_DIFF_BASE_SHA=${repo.baseSha}`,
+    ]);
+}
+
+/**
  * Runs gitlab-ci-local in `dir` with the shell executor and the real rbac-gate first on PATH.
  * Returns { status, output (stdout and stderr), stdout }.
  */
