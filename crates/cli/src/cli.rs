@@ -73,6 +73,28 @@ enum Command {
     /// a directory with no tracked file: every file, except below the built-in skip list
     /// .git/, .hg/, .svn/, node_modules/ and .gitlab-ci-local/. --exclude applies to both.
     /// Finding no input file is an error (exit 2) unless --allow-empty is given.
+    ///
+    /// A folder with Chart.yaml is a chart: its values.yaml is judged as values, its
+    /// templates are source. A template that can yield RBAC, a ServiceAccount, a runner
+    /// config or an unstated kind is an error until rendered (`helm template ... | rbac-gate
+    /// check -`); other templates are skipped and counted. Outside charts, `{{` in ConfigMap
+    /// and Secret data, annotations and container env/args/command is data (Grafana,
+    /// Alertmanager); elsewhere in a judged field it is an error.
+    ///
+    /// Runner values are also judged under a wrapper chart's dependency key (gitlab-runner by
+    /// name or alias, its `version` and `condition` respected), in GitLab's own chart, and in
+    /// Flux HelmRelease and Argo CD Application/ApplicationSet objects, at the values' lines.
+    ///
+    /// A folder with kustomization.yaml is judged by its render: `kustomize build`, else
+    /// `kubectl kustomize`, must be on PATH (no plugins, no Helm, no remote resources). Each
+    /// overlay renders on its own; bases and consumed files are not judged twice. Findings
+    /// point at the file and line that produced the object (a patch's line when the patch
+    /// wrote it) and end with "(as kustomize renders OVERLAY)".
+    ///
+    /// Committed GitLab tokens (glrt-, glpat-, registration tokens, ...) are high (RG404) and
+    /// never printed. The runner version is --runner-version, else the config, else the runner
+    /// image tag, the values' image.tag or the chart version, else the newest known; findings
+    /// say which and why.
     Check(CheckArgs),
     /// List the rules.
     Rules {
@@ -125,7 +147,8 @@ struct CheckArgs {
     #[arg(long, value_name = "REV")]
     config_from_rev: Option<String>,
 
-    /// GitLab Runner version the manifests are for, X.Y (overrides the config file).
+    /// GitLab Runner version the manifests are for, X.Y (overrides the config file and the
+    /// version read from the inputs: runner image tag, values' image.tag, chart version).
     #[arg(long, value_name = "X.Y")]
     runner_version: Option<String>,
 
