@@ -431,7 +431,7 @@ fn check(args: &CheckArgs, evaluator: &Evaluator, timings: bool) -> Result<i32, 
     };
     let today = crate::date::today()?;
     let max_file_size = args.max_file_mb.saturating_mul(1024 * 1024);
-    let collected = collect::collect(
+    let mut collected = collect::collect(
         &args.paths,
         &CollectOptions {
             excludes: args.exclude.clone(),
@@ -444,6 +444,11 @@ fn check(args: &CheckArgs, evaluator: &Evaluator, timings: bool) -> Result<i32, 
             no_ignore: args.no_ignore,
         },
     )?;
+    // The charts the config says are judged by a rendered file: read those files too.
+    if let Some(config) = &config {
+        let entries = rbac_gate_core::settings::rendered_entries(config);
+        collect::read_rendered(&mut collected, &entries, &cwd, max_file_size);
+    }
     for warning in &collected.warnings {
         eprintln!("rbac-gate: warning: {warning}");
     }

@@ -17,6 +17,7 @@
 //! dropped silently.
 
 use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
+use rbac_gate_core::settings::Rendered;
 use rbac_gate_core::Source;
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -705,6 +706,50 @@ fn too_large(len: u64, max: u64) -> String {
     )
 }
 
+/// Reads the `rendered:` outputs (see the config's `rendered:`) of the charts among the inputs,
+/// whatever git or `--exclude` say of them: the config names them, typically a build job's
+/// artifact that is never committed. A missing output is left out, for the core to report on
+/// its entry's line; an output that leads outside the working directory is an error.
+pub fn read_rendered(collected: &mut Collected, entries: &[Rendered], cwd: &Path, max: u64) {
+    let has = |collected: &Collected, path: &str| collected.sources.iter().any(|s| s.path == path);
+    let tree = std::fs::canonicalize(cwd).unwrap_or_else(|_| cwd.to_path_buf());
+    let mut added = false;
+    for entry in entries {
+        let chart_file = |name: &str| match entry.chart.as_str() {
+            "" => name.to_string(),
+            chart => format!("{chart}/{name}"),
+        };
+        let checked = ["Chart.yaml", "Chart.yml"]
+            .iter()
+            .any(|name| has(collected, &chart_file(name)));
+        if !checked || has(collected, &entry.output) {
+            continue;
+        }
+        let source = match std::fs::canonicalize(cwd.join(&entry.output)) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => error_source(
+                entry.output.clone(),
+                format!("cannot read: {}", io_message(&e)),
+            ),
+            Ok(real) if !real.starts_with(&tree) => error_source(
+                entry.output.clone(),
+                "the config's `rendered` output leads outside the working directory (through a \
+                 symbolic link); render the chart to a file inside it"
+                    .to_string(),
+            ),
+            Ok(real) => {
+                collected.files.insert(entry.output.clone(), real.clone());
+                read_file(entry.output.clone(), &real, max)
+            }
+        };
+        collected.sources.push(source);
+        added = true;
+    }
+    if added {
+        collected.sources.sort_by(|a, b| a.path.cmp(&b.path));
+    }
+}
+
 fn error_source(path: String, message: String) -> Source {
     Source {
         path,
@@ -749,6 +794,54 @@ mod tests {
             "x.yaml.bak",
         ] {
             assert!(!is_candidate(Path::new(no)), "{no}");
+        }
+    }
+
+    #[test]
+    fn rendered_outputs_of_checked_charts_are_read_whatever_git_says() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cwd = dir.path();
+        std::fs::create_dir_all(cwd.join("out")).expect("mkdir");
+        std::fs::write(cwd.join("out/web.yaml"), "kind: Role\n").expect("write");
+        let entry = |chart: &str, output: &str| Rendered {
+            chart: chart.to_string(),
+            output: output.to_string(),
+            line: 1,
+        };
+        let mut collected = Collected {
+            sources: vec![Source::new("charts/web/Chart.yaml", "name: web\n")],
+            ..Collected::default()
+        };
+        let entries = [
+            entry("charts/web", "out/web.yaml"),
+            entry("charts/web", "out/missing.yaml"),
+            entry("charts/api", "out/web-again.yaml"),
+        ];
+        read_rendered(&mut collected, &entries, cwd, 1024);
+        let paths: Vec<&str> = collected.sources.iter().map(|s| s.path.as_str()).collect();
+        assert_eq!(paths, ["charts/web/Chart.yaml", "out/web.yaml"]);
+        assert_eq!(collected.sources[1].text, "kind: Role\n");
+        assert!(collected.files.contains_key("out/web.yaml"));
+        #[cfg(unix)]
+        {
+            let outside = tempfile::tempdir().expect("tempdir");
+            std::fs::write(outside.path().join("x.yaml"), "kind: Role\n").expect("write");
+            std::os::unix::fs::symlink(outside.path().join("x.yaml"), cwd.join("out/link.yaml"))
+                .expect("symlink");
+            let mut collected = Collected {
+                sources: vec![Source::new("charts/web/Chart.yaml", "")],
+                ..Collected::default()
+            };
+            read_rendered(
+                &mut collected,
+                &[entry("charts/web", "out/link.yaml")],
+                cwd,
+                1024,
+            );
+            assert!(collected.sources[1]
+                .read_error
+                .as_deref()
+                .is_some_and(|e| e.contains("outside the working directory")));
         }
     }
 

@@ -19,7 +19,7 @@ pub const JUSTIFICATION_EXPIRES: &str = "rbac-gate.dev/justification-expires";
 
 pub fn run(sources: &[Source], options: &Options) -> Report {
     let (settings, mut errors) = settings::load(options);
-    let mut inv = model::build(sources);
+    let mut inv = model::build_with(sources, &settings);
     model::assume_namespaces(&mut inv, &settings.default_namespace);
     authz::complete_roles(&mut inv);
     let az = Authz::build(&inv);

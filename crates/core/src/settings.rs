@@ -1,5 +1,5 @@
 //! `.rbac-gate.yaml`: threshold, severity overrides, disabled rules, identity selectors, runner
-//! version and features, and exceptions. Unknown keys are errors with a line number, so a typo
+//! version and features, exceptions, and the rendered output of charts. Unknown keys are errors with a line number, so a typo
 //! never silently weakens the gate. The JSON Schema is `schema/rbac-gate.schema.json`.
 
 use crate::api::{Options, Source};
@@ -24,6 +24,54 @@ pub struct Exception {
     pub line: u32,
 }
 
+/// A `rendered:` entry: the chart whose templates the gate does not read, and the file holding
+/// what `helm template` made of it, which the gate judges instead. Both are paths relative to
+/// the working directory, `/`-separated, as the inputs are named (`.` or `""` for the top).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub chart: String,
+    pub output: String,
+    /// Line of the entry in the config file.
+    pub line: u32,
+}
+
+impl Rendered {
+    /// Whether the templates of the chart at `dir` (an input's chart folder) are covered: the
+    /// chart itself or a subchart below it, which `helm template` renders with it.
+    pub fn covers_chart(&self, dir: &str) -> bool {
+        self.chart.is_empty()
+            || dir == self.chart
+            || dir
+                .strip_prefix(self.chart.as_str())
+                .is_some_and(|rest| rest.starts_with('/'))
+    }
+}
+
+/// `path` as inputs are named: `/`-separated, without `.` components, an empty string for the
+/// top; `None` when it is absolute or climbs out with `..` (the host reads only below the
+/// working directory).
+pub fn relative_input_path(path: &str) -> Option<String> {
+    let path = path.trim().replace('\\', "/");
+    if path.starts_with('/') {
+        return None;
+    }
+    let mut parts = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => return None,
+            other => parts.push(other),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// The `rendered:` entries of a config file, for a host that must read their outputs before
+/// the check runs; the check itself reports what is wrong with them.
+pub fn rendered_entries(config: &Source) -> Vec<Rendered> {
+    load_proposed(Some(config)).0.rendered
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub fail_on: Severity,
@@ -41,6 +89,8 @@ pub struct Settings {
     pub severity_overrides: BTreeMap<String, Severity>,
     pub disabled: BTreeSet<String>,
     pub exceptions: Vec<Exception>,
+    /// `rendered:`: charts judged by their rendered output instead of their templates.
+    pub rendered: Vec<Rendered>,
     pub justifications: JustificationPolicy,
     /// Namespaces named in `sensitive-namespaces`: jobs or a runner there are as critical as in
     /// the built-in [`SENSITIVE_NAMESPACES`].
@@ -69,6 +119,7 @@ impl Default for Settings {
             severity_overrides: BTreeMap::new(),
             disabled: BTreeSet::new(),
             exceptions: Vec::new(),
+            rendered: Vec::new(),
             justifications: JustificationPolicy::default(),
             sensitive_namespaces: BTreeSet::new(),
             default_namespace: DEFAULT_NAMESPACE.to_string(),
@@ -340,6 +391,7 @@ const TOP_KEYS: &[&str] = &[
     "justifications",
     "sensitive-namespaces",
     "default-namespace",
+    "rendered",
 ];
 
 fn apply(l: &mut Loader, root: &Node, s: &mut Settings) {
@@ -436,6 +488,7 @@ fn apply(l: &mut Loader, root: &Node, s: &mut Settings) {
                 }
             }
             "justifications" => justifications(l, value, s),
+            "rendered" => rendered(l, value, s),
             "sensitive-namespaces" => {
                 let items = value.as_seq().unwrap_or(&[]);
                 for (i, ns) in l
@@ -505,6 +558,58 @@ fn apply(l: &mut Loader, root: &Node, s: &mut Settings) {
             }
             _ => {}
         }
+    }
+}
+
+/// The [`Settings::lines`] key of a `rendered:` entry.
+pub fn rendered_line_key(chart: &str, output: &str) -> String {
+    format!("rendered/{chart}/{output}")
+}
+
+/// `rendered: [{chart, output}]`.
+fn rendered(l: &mut Loader, value: &Node, s: &mut Settings) {
+    let Some(items) = value.as_seq() else {
+        l.err(
+            value,
+            "`rendered` must be a list of `{chart: CHART_DIR, output: FILE}`",
+        );
+        return;
+    };
+    for item in items {
+        if !l.keys(item, &["chart", "output"], "a `rendered` entry") {
+            continue;
+        }
+        let mut path = |key: &str| {
+            let Some(node) = item.get(key) else {
+                l.err(item, format!("a `rendered` entry needs `{key}`"));
+                return None;
+            };
+            let found = node.as_str().and_then(relative_input_path);
+            if found.is_none() {
+                l.err(
+                    node,
+                    format!(
+                        "`rendered` `{key}` must be a path relative to the working directory, \
+                         without `..`"
+                    ),
+                );
+            }
+            found
+        };
+        let (Some(chart), Some(output)) = (path("chart"), path("output")) else {
+            continue;
+        };
+        if output.is_empty() {
+            l.err(item, "`rendered` `output` must name a file");
+            continue;
+        }
+        s.lines
+            .insert(rendered_line_key(&chart, &output), item.pos.line);
+        s.rendered.push(Rendered {
+            chart,
+            output,
+            line: item.pos.line,
+        });
     }
 }
 
@@ -613,6 +718,43 @@ mod tests {
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert_eq!(errors[0].line, Some(1));
         assert!(!valid_namespace("-ci") && !valid_namespace("") && valid_namespace("ci-1"));
+    }
+
+    #[test]
+    fn rendered_entries_are_read_and_checked() {
+        let (s, errors) = load_text(
+            "rendered:\n  - chart: ./charts/web/\n    output: rendered/web.yaml\n  - {chart: ., output: all.yaml}\n",
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            s.rendered,
+            vec![
+                Rendered {
+                    chart: "charts/web".into(),
+                    output: "rendered/web.yaml".into(),
+                    line: 2
+                },
+                Rendered {
+                    chart: String::new(),
+                    output: "all.yaml".into(),
+                    line: 4
+                },
+            ]
+        );
+        assert!(s.rendered[0].covers_chart("charts/web"));
+        assert!(s.rendered[0].covers_chart("charts/web/charts/db"));
+        assert!(!s.rendered[0].covers_chart("charts/webapp"));
+        assert!(s.rendered[1].covers_chart("anything"));
+        let (s, errors) = load_text(
+            "rendered:\n  - {chart: charts/web, output: ../x.yaml}\n  - {chart: /abs, output: a.yaml}\n  - {chart: c}\n  - {chart: c, output: o.yaml, values: v}\n",
+        );
+        assert_eq!(s.rendered.len(), 1, "only the entry with an unknown key stays");
+        assert_eq!(
+            errors.iter().map(|e| e.line).collect::<Vec<_>>(),
+            vec![Some(2), Some(3), Some(4), Some(5)],
+            "{errors:?}"
+        );
+        assert_eq!(load_text("rendered: web\n").1.len(), 1);
     }
 
     #[test]

@@ -5,16 +5,21 @@
 //! findings:                              # each must be reported
 //!   - {code: RG401, line: 18}            # on exactly this line (of the only input file)
 //!   - {code: RG101, lines: [53, 62], file: bindings.yaml, severity: critical}
+//!   - {code: RG306, line: 4, message: config.template.toml}  # message: a part of the text
 //! absent: [RG501]                        # optional: codes that must not be reported
 //! error_line: 8                          # optional: a file error on this line...
 //! error_lines: [5, 8]                    # ...or within this range
 //! ```
 //!
-//! `severity` is a minimum. The expectation file is read with the core's own YAML parser.
+//! `severity` is a minimum. The expectation file is read with the core's own YAML parser. A
+//! `.rbac-gate.yaml` at the top of a case is the config the case runs with, not an input.
 
 use rbac_gate_core::yaml::{parse_stream, Node};
 use rbac_gate_core::{check, Options, Report, Severity, Source};
 use std::path::{Path, PathBuf};
+
+/// The config a case runs with, when its folder holds one.
+const CONFIG: &str = ".rbac-gate.yaml";
 
 fn cases_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/cases")
@@ -25,6 +30,7 @@ struct Want {
     file: Option<String>,
     lines: (u32, u32),
     severity: Option<Severity>,
+    message: Option<String>,
 }
 
 struct Expect {
@@ -67,7 +73,10 @@ fn parse_expect(text: &str) -> Expect {
         .map(|f| {
             for (key, _) in f.string_entries() {
                 assert!(
-                    matches!(key, "code" | "line" | "lines" | "file" | "severity"),
+                    matches!(
+                        key,
+                        "code" | "line" | "lines" | "file" | "severity" | "message"
+                    ),
                     "unknown key `{key}` in a finding at line {}",
                     f.pos.line
                 );
@@ -91,6 +100,7 @@ fn parse_expect(text: &str) -> Expect {
                         .and_then(Severity::parse)
                         .expect("severity: info|low|medium|high|critical")
                 }),
+                message: f.get("message").and_then(Node::as_str).map(str::to_string),
             }
         })
         .collect();
@@ -126,7 +136,7 @@ fn inputs(dir: &Path) -> Vec<Source> {
             } else if folder != dir
                 || path
                     .file_name()
-                    .is_some_and(|n| n != "expect.yaml" && n != "README.md")
+                    .is_some_and(|n| n != "expect.yaml" && n != "README.md" && n != CONFIG)
             {
                 paths.push(path);
             }
@@ -171,7 +181,16 @@ fn run_case(dir: &Path) -> Vec<String> {
     let expect = parse_expect(&text);
     let sources = inputs(dir);
     assert!(!sources.is_empty(), "{} has no inputs", dir.display());
-    let report = check(&sources, &Options::default());
+    let config = std::fs::read_to_string(dir.join(CONFIG))
+        .ok()
+        .map(|text| Source::new(CONFIG, text));
+    let report = check(
+        &sources,
+        &Options {
+            config,
+            ..Options::default()
+        },
+    );
     let mut problems = Vec::new();
     if let Some(exit) = expect.exit {
         if report.exit_code() != exit {
@@ -184,6 +203,7 @@ fn run_case(dir: &Path) -> Vec<String> {
                 && w.file.as_deref().is_none_or(|p| f.path == p)
                 && (w.lines.0..=w.lines.1).contains(&f.line)
                 && w.severity.is_none_or(|s| f.severity >= s)
+                && w.message.as_deref().is_none_or(|m| f.message.contains(m))
         });
         if !hit {
             problems.push(format!(
@@ -194,6 +214,10 @@ fn run_case(dir: &Path) -> Vec<String> {
                 w.severity
                     .map(|s| format!(" at {} or above", s.as_str()))
                     .unwrap_or_default()
+                    + &w.message
+                        .as_deref()
+                        .map(|m| format!(" saying `{m}`"))
+                        .unwrap_or_default()
             ));
         }
     }
@@ -286,4 +310,6 @@ cases! {
     monitoring_configmap => "monitoring-configmap",
     template_in_rbac_field => "template-in-rbac-field",
     cluster_admin_roleref => "cluster-admin-roleref",
+    rendered_chart => "rendered-chart",
+    rendered_output_missing => "rendered-output-missing",
 }

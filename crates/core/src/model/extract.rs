@@ -3,6 +3,7 @@
 use super::*;
 use crate::api::Source;
 use crate::report::FileError;
+use crate::settings::Settings;
 use crate::yaml::{self, Node, Style, Value};
 
 /// Kinds whose pod template the gate reads.
@@ -24,9 +25,17 @@ pub(super) fn is_workload_kind(kind: &str) -> bool {
 
 /// Builds the inventory from every source; unreadable inputs become file errors.
 pub fn build(sources: &[Source]) -> Inventory {
+    build_with(sources, &Settings::default())
+}
+
+/// [`build`], with the config's `rendered:` entries: the templates of a chart listed there are
+/// not read (its rendered output, an input like any other, says what it deploys), and an
+/// output missing from the inputs is an error on the entry's line.
+pub fn build_with(sources: &[Source], settings: &Settings) -> Inventory {
     let mut inv = Inventory::default();
     // Chart templates are source, judged by what they can yield (see `template`).
     let charts = template::Charts::collect(sources);
+    rendered_outputs_present(&mut inv, sources, settings, &charts);
     // Chart folders and valuesFrom stores: what one document needs to know of the others.
     let ctx = gitops::Context::collect(sources);
     for (file, source) in sources.iter().enumerate() {
@@ -40,12 +49,60 @@ pub fn build(sources: &[Source]) -> Inventory {
             continue;
         }
         if let Some(chart) = charts.template_of(&source.path) {
-            template::load(&mut inv, source, chart);
+            if settings.rendered.iter().any(|r| r.covers_chart(chart)) {
+                *inv.skipped
+                    .entry(RENDERED_TEMPLATE.to_string())
+                    .or_default() += 1;
+            } else {
+                template::load(&mut inv, source, chart);
+            }
             continue;
         }
         load_source(&mut inv, file, source, &ctx);
     }
     inv
+}
+
+/// The `skipped` entry counting templates of charts judged by their `rendered:` output.
+pub const RENDERED_TEMPLATE: &str = "(Helm chart template, rendered output judged)";
+
+/// The `rendered:` output of each chart among the inputs must be an input too: without it the
+/// chart would be judged by nothing. (An entry whose chart is not among the inputs is idle; a
+/// misspelt `chart` leaves its templates judged as templates.)
+fn rendered_outputs_present(
+    inv: &mut Inventory,
+    sources: &[Source],
+    settings: &Settings,
+    charts: &template::Charts,
+) {
+    for entry in settings.rendered.iter().filter(|r| charts.holds(&r.chart)) {
+        let present = sources
+            .iter()
+            .any(|s| s.path.replace('\\', "/").trim_start_matches("./") == entry.output);
+        if present {
+            continue;
+        }
+        let chart = if entry.chart.is_empty() {
+            "."
+        } else {
+            &entry.chart
+        };
+        inv.errors.push(FileError {
+            path: settings
+                .path
+                .clone()
+                .unwrap_or_else(|| ".rbac-gate.yaml".to_string()),
+            line: Some(entry.line),
+            column: None,
+            message: format!(
+                "`rendered` output `{}` of chart `{chart}` is not among the inputs, so nothing \
+                 judges what the chart deploys: render it there in an earlier job \
+                 (`helm template RELEASE {chart} -f VALUES > {}`) and pass it on as an \
+                 artifact, or drop the entry so the chart's templates are judged again",
+                entry.output, entry.output
+            ),
+        });
+    }
 }
 
 fn error(inv: &mut Inventory, source: &Source, line: Option<u32>, col: Option<u32>, msg: String) {
@@ -512,6 +569,51 @@ fn subject(file: usize, s: &Node) -> Option<Subject> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rendered_chart_is_judged_by_its_output_not_its_templates() {
+        let template = "kind: ClusterRoleBinding\nmetadata:\n  name: {{ .Release.Name }}\n";
+        let rendered = "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: web\n  namespace: web\nrules: []\n";
+        let config = crate::api::Source::new(
+            "ci/.rbac-gate.yaml",
+            "fail-on: high\nrendered:\n  - {chart: charts/web, output: out/web.yaml}\n",
+        );
+        let (settings, errors) = crate::settings::load(&crate::api::Options {
+            config: Some(config),
+            ..Default::default()
+        });
+        assert!(errors.is_empty(), "{errors:?}");
+        let chart = [
+            Source::new("charts/web/Chart.yaml", "name: web\n"),
+            Source::new("charts/web/templates/crb.yaml", template),
+            Source::new("charts/web/charts/db/Chart.yaml", "name: db\n"),
+            Source::new("charts/web/charts/db/templates/crb.yaml", template),
+        ];
+        let with_output: Vec<Source> = chart
+            .iter()
+            .cloned()
+            .chain([Source::new("out/web.yaml", rendered)])
+            .collect();
+        let inv = build_with(&with_output, &settings);
+        assert!(inv.errors.is_empty(), "{:?}", inv.errors);
+        assert_eq!(inv.skipped.get(RENDERED_TEMPLATE), Some(&2));
+        assert_eq!(inv.roles.len(), 1, "the output is judged");
+        // Without the output nothing would judge the chart.
+        let inv = build_with(&chart, &settings);
+        assert_eq!(inv.errors.len(), 1, "{:?}", inv.errors);
+        assert_eq!(inv.errors[0].path, "ci/.rbac-gate.yaml");
+        assert_eq!(inv.errors[0].line, Some(3));
+        assert!(inv.errors[0]
+            .message
+            .contains("`out/web.yaml` of chart `charts/web`"));
+        // Without the entry the templates are what they are.
+        let inv = build(&with_output);
+        assert_eq!(inv.errors.len(), 2, "{:?}", inv.errors);
+        // An entry for a chart that is not among the inputs asks for nothing.
+        assert!(build_with(&[Source::new("a.yaml", rendered)], &settings)
+            .errors
+            .is_empty());
+    }
 
     /// The plain way: the whole tree of the file first, then its documents. Streaming must
     /// build exactly the inventory this builds.

@@ -13,7 +13,7 @@ mod string_map;
 mod template;
 mod workload;
 
-pub use extract::build;
+pub use extract::{build, build_with};
 pub use kubeconfig::Kubeconfig;
 pub use namespaces::{assume as assume_namespaces, Assumed, AssumedNamespace};
 pub use string_map::StringMap;

@@ -44,6 +44,11 @@ impl Charts {
         Charts { dirs }
     }
 
+    /// Whether `dir` (`/`-separated, `""` for the top) is a chart folder among the inputs.
+    pub fn holds(&self, dir: &str) -> bool {
+        self.dirs.contains(dir)
+    }
+
     /// The chart folder whose `templates/` holds `path`, if any (the innermost: a subchart
     /// under `charts/` is a chart of its own).
     pub fn template_of(&self, path: &str) -> Option<&str> {
@@ -219,8 +224,9 @@ pub fn load(inv: &mut Inventory, source: &Source, chart: &str) {
             "Helm template that can yield {why}: rbac-gate judges rendered manifests, not chart \
              source. Check the rendered chart instead \
              (`helm template RELEASE {chart_dir} -f VALUES | rbac-gate check -`), or render it \
-             to a file in an earlier job and check that file with \
-             `--exclude {chart_dir}/templates`"
+             to a file in an earlier job and list it in the config's `rendered:` \
+             (`- {{chart: {chart_dir}, output: FILE}}`), which judges that file instead of \
+             this chart's templates"
         ),
     });
 }
@@ -378,6 +384,7 @@ mod tests {
             assert_eq!(errors[0].0, Some(line), "{text}");
             assert!(errors[0].1.contains(why), "{text}: {}", errors[0].1);
             assert!(errors[0].1.contains("helm template RELEASE charts/web"));
+            assert!(errors[0].1.contains("`rendered:` (`- {chart: charts/web, output: FILE}`)"));
         }
     }
 
