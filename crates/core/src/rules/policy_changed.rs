@@ -12,8 +12,9 @@ declare_rule! {
     /// merge request proposes and reports everything the change loosens: a rule disabled, a
     /// severity lowered, a new or longer exception, a higher `fail-on`, justification
     /// annotations allowed further, runner identities and features changed, a namespace taken
-    /// off `sensitive-namespaces` or `default-namespace` changed. Each finding points at the
-    /// line of the proposed config that loosens.
+    /// off `sensitive-namespaces` or `default-namespace` changed, a chart's `rendered:` output
+    /// added or changed (the gate then reads that file instead of the chart's templates). Each
+    /// finding points at the line of the proposed config that loosens.
     ///
     /// ### Why is this bad
     /// The merge request is what the gate judges. If the same merge request could rewrite the
@@ -236,6 +237,33 @@ pub fn loosenings(trusted: &Settings, proposed: &Settings) -> Vec<Loosening> {
             "default-namespace".into(),
         );
     }
+    // An entry replaces what the gate reads for a chart: its templates go unjudged and a file
+    // the merge request writes (or a build job renders) stands in for them.
+    for r in &proposed.rendered {
+        if trusted
+            .rendered
+            .iter()
+            .any(|t| t.chart == r.chart && t.output == r.output)
+        {
+            continue;
+        }
+        let chart = if r.chart.is_empty() { "." } else { &r.chart };
+        let was = trusted
+            .rendered
+            .iter()
+            .filter(|t| t.chart == r.chart)
+            .map(|t| format!(" (was `{}`)", t.output))
+            .next()
+            .unwrap_or_default();
+        push(
+            crate::settings::rendered_line_key(&r.chart, &r.output),
+            format!(
+                "judges chart `{chart}` by the file `{}`{was} instead of its templates",
+                r.output
+            ),
+            format!("rendered/{}", r.chart),
+        );
+    }
     for feature in proposed.features.difference(&trusted.features) {
         push(
             format!("runner/features/{feature}"),
@@ -383,6 +411,31 @@ mod tests {
             "already disabled: {text}"
         );
         assert_eq!(r.verdict, "fail", "policy-changed is high by default");
+    }
+
+    #[test]
+    fn a_new_or_changed_rendered_entry_is_a_loosening() {
+        let trusted = "rendered:\n  - {chart: charts/web, output: rendered/web.yaml}\n  - {chart: charts/api, output: rendered/api.yaml}\n";
+        let r = run(Some(trusted), Some(trusted));
+        assert!(changes(&r).is_empty(), "{:?}", changes(&r));
+        let proposed = "rendered:\n  - {chart: charts/web, output: rendered/web.yaml}\n  - {chart: charts/api, output: api-safe.yaml}\n  - {chart: charts/db, output: rendered/db.yaml}\n";
+        let found = changes(&run(Some(trusted), Some(proposed)));
+        assert_eq!(
+            found.iter().map(|(l, _)| *l).collect::<Vec<_>>(),
+            [3, 4],
+            "{found:#?}"
+        );
+        assert!(found[0].1.contains(
+            "judges chart `charts/api` by the file `api-safe.yaml` (was `rendered/api.yaml`)"
+        ));
+        assert!(found[1].1.contains("chart `charts/db`"));
+        let dropped = "rendered:\n  - {chart: charts/web, output: rendered/web.yaml}\n";
+        let r = run(Some(trusted), Some(dropped));
+        assert!(
+            changes(&r).is_empty(),
+            "dropping an entry tightens: {:?}",
+            changes(&r)
+        );
     }
 
     #[test]
