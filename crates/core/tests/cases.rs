@@ -312,4 +312,5 @@ cases! {
     cluster_admin_roleref => "cluster-admin-roleref",
     rendered_chart => "rendered-chart",
     rendered_output_missing => "rendered-output-missing",
+    config_template_toml => "config-template-toml",
 }

@@ -189,9 +189,29 @@ fn load_source(inv: &mut Inventory, file: usize, source: &Source, ctx: &gitops::
         namespace: None,
         configmap: None,
         from_helm: false,
+        label: toml_file_label(&source.path),
         text: text.to_string(),
     });
 }
+
+/// How findings name a runner config read from a file of its own: the runner's template is
+/// `config.template.toml` (the gitlab-runner chart's name for what registration merges into
+/// the config), any other file holds a `config.toml`, whatever it is called.
+fn toml_file_label(path: &str) -> String {
+    let template = path
+        .rsplit(['/', '\\'])
+        .next()
+        .is_some_and(|name| name.eq_ignore_ascii_case(TEMPLATE_TOML));
+    if template {
+        TEMPLATE_TOML
+    } else {
+        "config.toml"
+    }
+    .to_string()
+}
+
+/// The file name of the runner's config template.
+const TEMPLATE_TOML: &str = "config.template.toml";
 
 /// Reads one YAML file into an inventory of its own, which the caller merges only when the
 /// whole file parsed: a file that breaks halfway is an error, not half a check.
@@ -458,6 +478,7 @@ fn load_configmap(inv: &mut Inventory, file: usize, root: &Node, meta: Meta) {
             namespace: meta.namespace.clone(),
             configmap: Some(meta.name.clone()),
             from_helm: false,
+            label: key.to_string(),
             text: text.clone(),
         });
     }

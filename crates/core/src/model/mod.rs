@@ -268,6 +268,9 @@ pub struct RunnerConfigSource {
     pub configmap: Option<String>,
     /// Helm values it was rendered from (template expressions resolved).
     pub from_helm: bool,
+    /// What findings call it: the file's name, or the ConfigMap key it was read from
+    /// (`config.template.toml` is not `config.toml`).
+    pub label: String,
     pub text: String,
 }
 

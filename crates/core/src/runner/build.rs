@@ -650,14 +650,15 @@ impl Builder<'_> {
 fn entry_name(src: &RunnerConfigSource, entry: &RunnerEntry, i: usize, n: usize) -> String {
     let place = match (&src.configmap, src.from_helm) {
         (Some(cm), _) => format!(
-            "ConfigMap {}{cm} config.toml",
+            "ConfigMap {}{cm} {}",
             src.namespace
                 .as_deref()
                 .map(|n| format!("{n}/"))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            src.label
         ),
         (None, true) => "Helm values runners.config".to_string(),
-        (None, false) => "config.toml".to_string(),
+        (None, false) => src.label.clone(),
     };
     match (&entry.name, n) {
         (Some(nm), _) => format!("{place} [[runners]] \"{}\"", nm.value),
@@ -1155,6 +1156,27 @@ spec:
         // The other runner workload has no config: default features, jobs in its namespace.
         assert_eq!(m.runners.len(), 2);
         assert_eq!(m.runners[1].manager, Some(Identity::sa("ci", "wrong")));
+    }
+
+    #[test]
+    fn a_config_template_is_named_as_its_file_or_key() {
+        let toml = "[[runners]]\n  name = \"k8s\"\n  executor = \"kubernetes\"\n";
+        let (_, _, m) = model(
+            &[("runner/config.template.toml", toml)],
+            &default_settings(),
+        );
+        assert_eq!(
+            m.runners[0].name,
+            "config.template.toml [[runners]] \"k8s\""
+        );
+        let (_, _, m) = model(&[("config.toml", toml)], &default_settings());
+        assert_eq!(m.runners[0].name, "config.toml [[runners]] \"k8s\"");
+        let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: runner\n  namespace: ci\ndata:\n  config.template.toml: |\n    [[runners]]\n      name = \"k8s\"\n      executor = \"kubernetes\"\n";
+        let (_, _, m) = model(&[("cm.yaml", cm)], &default_settings());
+        assert_eq!(
+            m.runners[0].name,
+            "ConfigMap ci/runner config.template.toml [[runners]] \"k8s\""
+        );
     }
 
     #[test]

@@ -385,7 +385,7 @@ pub fn parse(inv: &Inventory, index: usize) -> Result<RunnerConfig, ConfigError>
         };
         ConfigError {
             loc,
-            message: format!("invalid config.toml{place}: {e} (TOML line {tline})"),
+            message: format!("invalid {}{place}: {e} (TOML line {tline})", src.label),
         }
     })?;
     let Some(top) = root.as_table() else {
@@ -531,6 +531,16 @@ data:
         let (sources, inv) = inv_of(&[("config.toml", "[[runners]]\nname = \n")]);
         let errors = config_errors(&sources, &inv);
         assert_eq!(errors[0].line, Some(2));
+        assert!(errors[0].message.starts_with("invalid config.toml:"));
+        let (sources, inv) = inv_of(&[("config.template.toml", "[[runners]]\nname = \n")]);
+        let errors = config_errors(&sources, &inv);
+        assert!(
+            errors[0]
+                .message
+                .starts_with("invalid config.template.toml:"),
+            "{}",
+            errors[0].message
+        );
     }
 
     #[test]
