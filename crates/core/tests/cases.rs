@@ -313,4 +313,6 @@ cases! {
     rendered_chart => "rendered-chart",
     rendered_output_missing => "rendered-output-missing",
     config_template_toml => "config-template-toml",
+    runner_version_before_events => "runner-version-before-events",
+    runner_version_with_events => "runner-version-with-events",
 }
