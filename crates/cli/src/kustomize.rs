@@ -407,11 +407,23 @@ impl FileCache {
         let named = |d: &&yaml::Document| {
             d.root.path(&["metadata", "name"]).and_then(Node::as_str) == Some(name)
         };
-        let of_kind = docs
-            .iter()
-            .filter(named)
-            .find(|d| d.root.get("kind").and_then(Node::as_str) == Some(kind));
-        match of_kind.or_else(|| docs.iter().find(named)) {
+        fn kind_of<'d>(d: &&'d yaml::Document) -> Option<&'d str> {
+            d.root.get("kind").and_then(Node::as_str)
+        }
+        let of_kind = docs.iter().filter(named).find(|d| kind_of(d) == Some(kind));
+        // A patch may change the kind (a RoleBinding made a ClusterRoleBinding): the source is
+        // then the document of the same family, not just any document of that name (a
+        // ServiceAccount, Role and RoleBinding often share one).
+        let family = |k: &str| k.strip_prefix("Cluster").unwrap_or(k).to_string();
+        let of_family = || {
+            docs.iter()
+                .filter(named)
+                .find(|d| kind_of(d).is_some_and(|k| family(k) == family(kind)))
+        };
+        match of_kind
+            .or_else(of_family)
+            .or_else(|| docs.iter().find(named))
+        {
             Some(doc) => (doc.root.pos.line, doc.root.end_line.max(doc.root.pos.line)),
             None => (1, u32::MAX),
         }
