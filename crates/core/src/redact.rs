@@ -105,7 +105,14 @@ pub fn url_userinfo(text: &str) -> Cow<'_, str> {
 
 /// The ways a text writes the `://` of a URL: plainly, JSON's `\/`, JSON's `\u002f` and YAML's
 /// `\x2f` escapes.
-const SEPARATORS: &[&str] = &["://", ":\\/\\/", ":\\u002f\\u002f", ":\\u002F\\u002F", ":\\x2f\\x2f", ":\\x2F\\x2F"];
+const SEPARATORS: &[&str] = &[
+    "://",
+    ":\\/\\/",
+    ":\\u002f\\u002f",
+    ":\\u002F\\u002F",
+    ":\\x2f\\x2f",
+    ":\\x2F\\x2F",
+];
 
 /// The next URL separator at or after `from`: (index of the `:`, length of the separator).
 fn next_separator(text: &str, from: usize) -> Option<(usize, usize)> {
@@ -130,7 +137,8 @@ fn url_end(text: &str, start: usize) -> usize {
         if matches!(b, b'"' | b'\'' | b'`') {
             let next = bytes.get(i + 1).copied();
             let closes = next.is_none_or(|n| {
-                n.is_ascii_whitespace() || matches!(n, b',' | b';' | b':' | b'}' | b']' | b')' | b'>')
+                n.is_ascii_whitespace()
+                    || matches!(n, b',' | b';' | b':' | b'}' | b']' | b')' | b'>')
             });
             if closes {
                 return i;
@@ -673,7 +681,10 @@ mod tests {
                 "curl -sH 'Authorization: Bearer [REDACTED]' https://x",
             ),
             ("token glrt-0123456789abcdefABCD", "token [REDACTED]"),
-            ("Authorization: Basic dXNlcjpwYXNz", "Authorization: Basic [REDACTED]"),
+            (
+                "Authorization: Basic dXNlcjpwYXNz",
+                "Authorization: Basic [REDACTED]",
+            ),
             (
                 "a jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig here",
                 "a jwt [REDACTED] here",

@@ -748,7 +748,11 @@ mod tests {
         let (s, errors) = load_text(
             "rendered:\n  - {chart: charts/web, output: ../x.yaml}\n  - {chart: /abs, output: a.yaml}\n  - {chart: c}\n  - {chart: c, output: o.yaml, values: v}\n",
         );
-        assert_eq!(s.rendered.len(), 1, "only the entry with an unknown key stays");
+        assert_eq!(
+            s.rendered.len(),
+            1,
+            "only the entry with an unknown key stays"
+        );
         assert_eq!(
             errors.iter().map(|e| e.line).collect::<Vec<_>>(),
             vec![Some(2), Some(3), Some(4), Some(5)],

@@ -82,7 +82,10 @@ fn used_unused_denied_unexpected() {
     // Documented by GitLab but never sent by the runner (SPDY exec is a POST, checked as
     // create): candidates to remove, not to keep.
     assert_eq!(unused("pods/exec", "keep"), Vec::<String>::new());
-    assert_eq!(unused("pods/exec", "remove"), vec!["get", "patch", "delete"]);
+    assert_eq!(
+        unused("pods/exec", "remove"),
+        vec!["get", "patch", "delete"]
+    );
     assert!(unused("configmaps", "remove").len() == 4);
     assert!(runner
         .unused

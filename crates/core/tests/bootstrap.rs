@@ -262,7 +262,10 @@ fn a_copy_of_a_default_does_not_hide_a_changed_object_of_the_same_name() {
     let text = format!("{DEFAULT_CLUSTER_ADMIN_BINDING}---\n{changed}");
     let report = run(&[("deploy/cluster-admin.yaml", &text)]);
     fails_with_cluster_admin(&report, "same-named copy");
-    assert_eq!(report.counts.defaults, 0, "neither copy is untouched platform");
+    assert_eq!(
+        report.counts.defaults, 0,
+        "neither copy is untouched platform"
+    );
 }
 
 #[test]

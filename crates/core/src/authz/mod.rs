@@ -400,7 +400,16 @@ fn identical_defaults(inv: &Inventory) -> (Vec<bool>, Vec<bool>) {
     for m in inv
         .roles
         .iter()
-        .map(|r| (&r.meta, if r.kind == RoleKind::ClusterRole { "ClusterRole" } else { "Role" }))
+        .map(|r| {
+            (
+                &r.meta,
+                if r.kind == RoleKind::ClusterRole {
+                    "ClusterRole"
+                } else {
+                    "Role"
+                },
+            )
+        })
         .chain(inv.bindings.iter().map(|b| (&b.meta, binding_kind(b))))
         .filter(|(m, _)| m.origin != Origin::Builtin)
     {
@@ -412,7 +421,11 @@ fn identical_defaults(inv: &Inventory) -> (Vec<bool>, Vec<bool>) {
         written.get(&(kind, meta.namespace.as_deref(), meta.name.as_str())) == Some(&1)
     };
     for (i, r) in inv.roles.iter().enumerate() {
-        let kind = if r.kind == RoleKind::ClusterRole { "ClusterRole" } else { "Role" };
+        let kind = if r.kind == RoleKind::ClusterRole {
+            "ClusterRole"
+        } else {
+            "Role"
+        };
         if r.meta.origin == Origin::Builtin
             || !bootstrap::may_be_builtin(&r.meta.name)
             || !once(kind, &r.meta)
