@@ -189,6 +189,7 @@ fn load_source(inv: &mut Inventory, file: usize, source: &Source, ctx: &gitops::
         namespace: None,
         configmap: None,
         from_helm: false,
+        via: None,
         label: toml_file_label(&source.path),
         text: text.to_string(),
     });
@@ -478,6 +479,7 @@ fn load_configmap(inv: &mut Inventory, file: usize, root: &Node, meta: Meta) {
             namespace: meta.namespace.clone(),
             configmap: Some(meta.name.clone()),
             from_helm: false,
+            via: None,
             label: key.to_string(),
             text: text.clone(),
         });

@@ -303,6 +303,7 @@ pub fn load_release(inv: &mut Inventory, file: usize, root: &Node, release: &Rel
                 namespace: Some(release_ns.clone()),
                 configmap: None,
                 from_helm: true,
+                via: release.via.clone(),
                 label: "config.toml".to_string(),
                 text: resolve_tpl(text, &job_namespace),
             });

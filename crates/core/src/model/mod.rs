@@ -268,6 +268,10 @@ pub struct RunnerConfigSource {
     pub configmap: Option<String>,
     /// Helm values it was rendered from (template expressions resolved).
     pub from_helm: bool,
+    /// Where those values sit when they are not a whole values file of the gitlab-runner chart
+    /// (`values under \`gitlab-runner:\` (dependency in Chart.yaml)`, `HelmRelease ci/runner`):
+    /// findings name it, so a runner found under another key is never a surprise.
+    pub via: Option<String>,
     /// What findings call it: the file's name, or the ConfigMap key it was read from
     /// (`config.template.toml` is not `config.toml`).
     pub label: String,

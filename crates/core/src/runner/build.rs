@@ -647,6 +647,14 @@ impl Builder<'_> {
     }
 }
 
+/// Helm values, and where they sit when that is not a plain values file.
+fn helm_place(src: &RunnerConfigSource) -> String {
+    match &src.via {
+        Some(via) => format!("Helm values runners.config ({via})"),
+        None => "Helm values runners.config".to_string(),
+    }
+}
+
 fn entry_name(src: &RunnerConfigSource, entry: &RunnerEntry, i: usize, n: usize) -> String {
     let place = match (&src.configmap, src.from_helm) {
         (Some(cm), _) => format!(
@@ -657,7 +665,7 @@ fn entry_name(src: &RunnerConfigSource, entry: &RunnerEntry, i: usize, n: usize)
                 .unwrap_or_default(),
             src.label
         ),
-        (None, true) => "Helm values runners.config".to_string(),
+        (None, true) => helm_place(src),
         (None, false) => src.label.clone(),
     };
     match (&entry.name, n) {
@@ -728,7 +736,7 @@ pub fn build(inv: &Inventory, authz: &Authz, settings: &Settings) -> RunnerModel
         if entries.is_empty() {
             // Helm values whose config has no [[runners]]: the chart's default entry.
             let r = b.runner(
-                "Helm values runners.config".to_string(),
+                helm_place(src),
                 Some(ci),
                 None,
                 owner.clone(),

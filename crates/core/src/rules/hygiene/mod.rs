@@ -15,6 +15,7 @@ pub mod legacy_token_secret;
 pub mod long_projected_token;
 pub mod namespace_assumed;
 pub mod nonexistent_resource;
+pub mod runner_values_found;
 pub mod service_account_reuse;
 pub mod unknown_verb;
 pub(crate) mod util;
@@ -36,5 +37,6 @@ pub fn all() -> Vec<&'static dyn Rule> {
         &unknown_verb::UnknownVerb,
         &invalid_roleref_apigroup::InvalidRolerefApigroup,
         &namespace_assumed::NamespaceAssumed,
+        &runner_values_found::RunnerValuesFound,
     ]
 }
