@@ -27,19 +27,7 @@ fn write(dir: &Path, relative: &str, text: &str) {
 
 /// Runs git in `dir`, as a developer would, without the machine's git configuration.
 fn git(dir: &Path, args: &[&str]) {
-    let out = std::process::Command::new("git")
-        .args(["-c", "user.name=dev", "-c", "user.email=dev@example.com"])
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::common::git(dir, args);
 }
 
 /// A repository whose first commit holds a harmless manifest, so that it has tracked content.

@@ -7,7 +7,6 @@
 use crate::common::{command, output, Output};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// A cluster-admin binding for the runner's ServiceAccount, justified by its own author.
 const ADMIN_BINDING: &str = "\
@@ -88,21 +87,7 @@ fn write(path: &Path, text: &str) {
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args(args)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8")
+    crate::common::git(dir, args)
 }
 
 fn json(out: &Output) -> Value {
