@@ -46,7 +46,8 @@ pub fn read(revision: &str, named: Option<&Path>, cwd: &Path) -> Result<TrustedC
     // symlink would make the tree's config some other file, compared with itself.
     if let Some(link) = symlinked_directory(&top, &in_repo) {
         return Err(format!(
-            "--config-from-rev: {link} (on the way to the config file {display}) is a symlink;              the config must be reached through real directories"
+            "--config-from-rev: {link} (on the way to the config file {display}) is a symlink; \
+             the config must be reached through real directories"
         ));
     }
     let commit = format!("{revision}^{{commit}}");
