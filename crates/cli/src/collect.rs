@@ -722,7 +722,26 @@ pub fn read_rendered(collected: &mut Collected, entries: &[Rendered], cwd: &Path
         let checked = ["Chart.yaml", "Chart.yml"]
             .iter()
             .any(|name| has(collected, &chart_file(name)));
-        if !checked || has(collected, &entry.output) {
+        if !checked {
+            continue;
+        }
+        // The entry makes the chart's templates skipped in favour of this file. A committed
+        // file is whatever the merge request wrote there, not what the chart renders: the
+        // templates could grant cluster-admin beside a harmless "rendering".
+        if committed(cwd, &entry.output) {
+            collected.sources.retain(|s| s.path != entry.output);
+            collected.files.remove(&entry.output);
+            collected.sources.push(error_source(
+                entry.output.clone(),
+                format!(
+                    "the config's `rendered` output for chart {} is committed to the repository,                      so it need not be what the chart renders; render it in the pipeline (an                      untracked file, e.g. an artifact of an earlier job) or drop the entry",
+                    entry.chart
+                ),
+            ));
+            added = true;
+            continue;
+        }
+        if has(collected, &entry.output) {
             continue;
         }
         let source = match std::fs::canonicalize(cwd.join(&entry.output)) {
@@ -748,6 +767,24 @@ pub fn read_rendered(collected: &mut Collected, entries: &[Rendered], cwd: &Path
     if added {
         collected.sources.sort_by(|a, b| a.path.cmp(&b.path));
     }
+}
+
+/// Whether git tracks `relative` (to `cwd`); `false` outside a work tree or when git cannot
+/// answer.
+fn committed(cwd: &Path, relative: &str) -> bool {
+    let canonical_cwd = std::fs::canonicalize(cwd).unwrap_or_else(|_| cwd.to_path_buf());
+    let Some(top) = work_tree_of(&canonical_cwd) else {
+        return false;
+    };
+    let Ok(inside) = canonical_cwd.strip_prefix(&top) else {
+        return false;
+    };
+    run_git(
+        &top,
+        &["ls-files", "-z", "--cached"],
+        &inside.join(relative),
+    )
+    .is_ok_and(|listed| !listed.is_empty())
 }
 
 fn error_source(path: String, message: String) -> Source {

@@ -228,3 +228,47 @@ fn a_file_name_that_is_not_utf8_is_still_checked() {
     assert_eq!(out.code, 1, "tracked: {}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("RG101"), "{}", out.stdout);
 }
+
+#[test]
+fn a_committed_rendering_cannot_stand_in_for_a_chart() {
+    // The config judges charts/web by its rendered output. The merge request puts cluster-admin
+    // into a template and commits a harmless "rendering" at the output path: the templates
+    // are skipped, so the committed file must not be taken for what the chart renders.
+    let dir = tempfile::tempdir().expect("temp dir");
+    repository(dir.path());
+    write(
+        dir.path(),
+        ".rbac-gate.yaml",
+        "rendered:\n  - {chart: charts/web, output: rendered/web.yaml}\n",
+    );
+    write(
+        dir.path(),
+        "charts/web/Chart.yaml",
+        "apiVersion: v2\nname: web\nversion: 0.1.0\n",
+    );
+    let admin = std::fs::read_to_string(workspace().join(CLUSTER_ADMIN)).expect("fixture");
+    write(
+        dir.path(),
+        "charts/web/templates/rbac.yaml",
+        &format!("# {{{{ .Release.Name }}}}\n{admin}"),
+    );
+    write(
+        dir.path(),
+        "rendered/web.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n  namespace: apps\ndata:\n  a: b\n",
+    );
+    git(dir.path(), &["add", "-A"]);
+    git(dir.path(), &["commit", "-q", "-m", "web"]);
+    let out = check_in(dir.path(), &[]);
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("is committed to the repository"),
+        "{}",
+        out.stdout
+    );
+    // Rendered in the pipeline (untracked), the output is judged as the config says.
+    git(dir.path(), &["rm", "-q", "--cached", "rendered/web.yaml"]);
+    git(dir.path(), &["commit", "-q", "-m", "rendered in CI"]);
+    let out = check_in(dir.path(), &[]);
+    assert_ne!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+}
