@@ -57,10 +57,10 @@ test("the installed gitlab-ci-local runs rsync, git and awk (when node_modules i
 });
 
 test("a script that runs an unlisted command fails the check, naming the file", async () => {
-    const root = tempDir({ "Makefile": "", "fuzz/smoke.sh": "#!/usr/bin/env bash\nset -e\njq . report.json\n" });
+    const root = tempDir({ "Makefile": "", "fuzz/smoke.sh": "#!/usr/bin/env bash\nset -e\nundeclared-tool . report.json\n" });
     try {
         const found = await gaps(root, MANIFEST, ["fuzz"]);
-        assert.deepEqual(found, [{ suite: "fuzz", command: "jq", files: ["fuzz/smoke.sh"] }]);
+        assert.deepEqual(found, [{ suite: "fuzz", command: "undeclared-tool", files: ["fuzz/smoke.sh"] }]);
     } finally {
         fs.rmSync(root, { recursive: true, force: true });
     }
@@ -92,8 +92,8 @@ test("code scan: spawned programs, shell strings and absolute program paths", ()
 });
 
 test("Makefile recipes of the named targets, make variables resolved", () => {
-    const makefile = "CARGO ?= cargo\nlint: toolchain\n\t$(CARGO) fmt --all -- --check\n\t@shellcheck x\nother:\n\tjq .\n";
-    assert.equal(makeRecipes(makefile, ["lint"]), "cargo fmt --all -- --check\nshellcheck x");
+    const makefile = "CARGO ?= cargo\nlint: toolchain\n\t$(CARGO) fmt --all -- --check\n\t@lint-tool x\nother:\n\tundeclared-tool .\n";
+    assert.equal(makeRecipes(makefile, ["lint"]), "cargo fmt --all -- --check\nlint-tool x");
 });
 
 // ensure_cmd against a fake apt-get that records its calls and "installs" a package by putting
