@@ -209,24 +209,13 @@ fn no_secret_appears_in_any_format() {
     }
 }
 
-/// A policy module (WAT) implementing the ABI with the given `rbac_evaluate` body.
+/// A policy module (WAT) implementing the ABI with the given `rbac_evaluate` body, and a
+/// `$recurse` function for the stack-overflow case.
 fn module(evaluate_body: &str) -> String {
-    format!(
-        r#"(module
-  (memory (export "memory") 1)
-  (func (export "rbac_abi_version") (result i32) (i32.const 1))
-  (func (export "rbac_alloc") (param $len i32) (result i32)
-    (local $ptr i32)
-    (local.set $ptr (i32.mul (memory.size) (i32.const 65536)))
-    (if (i32.eq
-          (memory.grow (i32.add (i32.div_u (local.get $len) (i32.const 65536)) (i32.const 1)))
-          (i32.const -1))
-      (then (return (i32.const 0))))
-    (local.get $ptr))
-  (func (export "rbac_dealloc") (param i32 i32))
-  (func $recurse (param i64) (result i64) (call $recurse (i64.add (local.get 0) (i64.const 1))))
-  (func (export "rbac_evaluate") (param $ptr i32) (param $len i32) (result i64)
-    {evaluate_body}))"#
+    common::policy_module_wat(
+        1,
+        "(func $recurse (param i64) (result i64) (call $recurse (i64.add (local.get 0) (i64.const 1))))",
+        evaluate_body,
     )
 }
 
