@@ -1,4 +1,4 @@
-// Where the job's policy comes from, by running the template's own script in real git
+// Where the job's policy comes from, and how it clears stale reports, by running the template's own script in real git
 // repositories with a stub `rbac-gate` that records its arguments: a merge request pipeline
 // reads the config at the target (`$CI_MERGE_REQUEST_DIFF_BASE_SHA`), a branch pipeline of
 // any other branch at the default branch (fetched from `origin`), and only the default
@@ -14,8 +14,10 @@ import path from "node:path";
 import { loadTemplate, inputValues, interpolate } from "./lib.mjs";
 
 const { header, body } = loadTemplate();
-const script = interpolate(body, { inputs: inputValues(header), component: { version: "1.2.3" } })["rbac-gate"]
-    .script.join("\n");
+const scriptWith = (inputs = {}) =>
+    interpolate(body, { inputs: inputValues(header, inputs), component: { version: "1.2.3" } })["rbac-gate"]
+        .script.join("\n");
+const script = scriptWith();
 
 function git(dir, ...args) {
     return execFileSync("git", ["-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.com", ...args],
@@ -52,8 +54,8 @@ function setup(t) {
     return { work, base, bin, log };
 }
 
-function run({ work, bin, log }, variables) {
-    const result = spawnSync("sh", ["-ec", script], {
+function run({ work, bin, log }, variables, jobScript = script) {
+    const result = spawnSync("sh", ["-ec", jobScript], {
         cwd: work,
         encoding: "utf8",
         env: { PATH: `${bin}:${process.env.PATH}`, HOME: work, ...variables },
@@ -86,4 +88,23 @@ test("the default branch's own pipeline reads the tree's config", (t) => {
     const { result, check } = run(repo, { CI_COMMIT_BRANCH: "main", CI_DEFAULT_BRANCH: "main" });
     assert.equal(result.status, 0, result.stdout + result.stderr);
     assert.doesNotMatch(check, /--config-from-rev/);
+});
+
+test("stale reports are removed, but never through a directory the merge request linked elsewhere", (t) => {
+    const repo = setup(t);
+    // The merge request commits `reports -> <outside>`; the report input names reports/cq.json.
+    const outside = fs.mkdtempSync(path.join(os.tmpdir(), "rbac-gate-outside-"));
+    t.after(() => fs.rmSync(outside, { recursive: true, force: true }));
+    fs.writeFileSync(path.join(outside, "cq.json"), "precious\n");
+    fs.symlinkSync(outside, path.join(repo.work, "reports"));
+    const linked = scriptWith({ "codequality-report": "reports/cq.json" });
+    const { result } = run(repo, { CI_COMMIT_BRANCH: "main", CI_DEFAULT_BRANCH: "main" }, linked);
+    assert.equal(result.status, 0, result.stdout + result.stderr);
+    assert.equal(fs.readFileSync(path.join(outside, "cq.json"), "utf8"), "precious\n");
+    // A stale report in a real directory is removed before the run.
+    fs.rmSync(path.join(repo.work, "reports"));
+    fs.mkdirSync(path.join(repo.work, "reports"));
+    fs.writeFileSync(path.join(repo.work, "reports", "cq.json"), "[]\n");
+    run(repo, { CI_COMMIT_BRANCH: "main", CI_DEFAULT_BRANCH: "main" }, linked);
+    assert.ok(!fs.existsSync(path.join(repo.work, "reports", "cq.json")), "a stale report stands in for the run's");
 });
